@@ -1,0 +1,66 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/edgek-io/edgek/pkg/config"
+)
+
+// env returns the environment variable that mirrors a flag: EDGEK_<FLAG>.
+func env(flag string, aliases ...string) []string {
+	return append([]string{"EDGEK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}, aliases...)
+}
+
+func str(name, value, usage string, aliases ...string) *cli.StringFlag {
+	return &cli.StringFlag{Name: name, Value: value, Usage: usage, EnvVars: env(name, aliases...)}
+}
+
+func strs(name, usage string) *cli.StringSliceFlag {
+	return &cli.StringSliceFlag{Name: name, Usage: usage, EnvVars: env(name)}
+}
+
+func boolean(name, usage string) *cli.BoolFlag {
+	return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: env(name)}
+}
+
+// configFlag names the config file. Its own value cannot come from a config file.
+var configFlag = &cli.StringFlag{
+	Name: "config", Aliases: []string{"c"}, Value: config.DefaultConfigFile,
+	Usage:   "YAML config file; keys are long flag names (plus <file>.d/*.yaml)",
+	EnvVars: []string{"EDGEK_CONFIG_FILE"},
+}
+
+var debugFlag = boolean("debug", "log at debug level")
+
+var dataDirFlag = str("data-dir", config.DefaultDataDir, "directory for all state", "EDGEK_DATA_DIR")
+
+func serverFlags() []cli.Flag {
+	return []cli.Flag{
+		configFlag,
+		debugFlag,
+		dataDirFlag,
+		str("bind-address", "0.0.0.0", "address the apiserver listens on"),
+		&cli.IntFlag{Name: "https-listen-port", Value: config.DefaultHTTPSPort, Usage: "apiserver port", EnvVars: env("https-listen-port")},
+		str("node-ip", "", "IP address this node advertises (default: address of the default-route interface)"),
+		str("node-name", "", "node name (default: hostname)"),
+		str("cluster-cidr", config.DefaultClusterCIDR, "pod network CIDR"),
+		str("service-cidr", config.DefaultServiceCIDR, "Service ClusterIP CIDR"),
+		str("cluster-dns", config.DefaultClusterDNS, "cluster DNS Service IP (inside --service-cidr)"),
+		str("cluster-domain", config.DefaultClusterDomain, "cluster DNS domain"),
+		strs("tls-san", "extra hostname or IP for the apiserver certificate (repeatable)"),
+		str("token", "", "join secret for agents (default: generated at first start, kept in <data-dir>/server/token)"),
+		str("datastore-endpoint", "", "postgres://, mysql:// or https:// (etcd) URL; default: embedded SQLite"),
+		str("datastore-cafile", "", "CA file for the external datastore"),
+		str("datastore-certfile", "", "client certificate file for the external datastore"),
+		str("datastore-keyfile", "", "client key file for the external datastore"),
+		&cli.DurationFlag{Name: "datastore-timeout", Value: config.DefaultDatastoreWait, Usage: "how long start-up waits for an external datastore", EnvVars: env("datastore-timeout")},
+		strs("kube-apiserver-arg", "extra kube-apiserver flag as key=value (repeatable)"),
+		strs("kube-scheduler-arg", "extra kube-scheduler flag as key=value (repeatable)"),
+		strs("kube-controller-manager-arg", "extra kube-controller-manager flag as key=value (repeatable)"),
+		str("write-kubeconfig", config.DefaultKubeconfig, "where to write the admin kubeconfig", "EDGEK_KUBECONFIG_OUTPUT"),
+		str("write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig (octal)", "EDGEK_KUBECONFIG_MODE"),
+		boolean("disable-agent", "run only the control plane"),
+	}
+}

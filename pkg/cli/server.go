@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/edgek-io/edgek/pkg/config"
+)
+
+// serverConfig builds the server configuration from parsed flags. It does not validate.
+func serverConfig(ctx *cli.Context) (*config.Server, error) {
+	var errs []error
+	addr := func(flag string) netip.Addr {
+		v := ctx.String(flag)
+		if v == "" {
+			return netip.Addr{}
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q is not an IP address", flag, v))
+		}
+		return a
+	}
+	prefix := func(flag string) netip.Prefix {
+		p, err := netip.ParsePrefix(ctx.String(flag))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--%s %q is not a CIDR like 10.42.0.0/16", flag, ctx.String(flag)))
+		}
+		return p.Masked()
+	}
+	c := &config.Server{
+		DataDir:                    ctx.String("data-dir"),
+		BindAddress:                addr("bind-address"),
+		HTTPSPort:                  ctx.Int("https-listen-port"),
+		NodeIP:                     addr("node-ip"),
+		NodeName:                   strings.ToLower(ctx.String("node-name")),
+		ClusterCIDR:                prefix("cluster-cidr"),
+		ServiceCIDR:                prefix("service-cidr"),
+		ClusterDNS:                 addr("cluster-dns"),
+		ClusterDomain:              ctx.String("cluster-domain"),
+		TLSSANs:                    ctx.StringSlice("tls-san"),
+		Token:                      ctx.String("token"),
+		ExtraAPIServerArgs:         ctx.StringSlice("kube-apiserver-arg"),
+		ExtraSchedulerArgs:         ctx.StringSlice("kube-scheduler-arg"),
+		ExtraControllerManagerArgs: ctx.StringSlice("kube-controller-manager-arg"),
+		WriteKubeconfig:            ctx.String("write-kubeconfig"),
+		DisableAgent:               ctx.Bool("disable-agent"),
+		Debug:                      ctx.Bool("debug"),
+		Datastore: config.Datastore{
+			Endpoint: ctx.String("datastore-endpoint"),
+			CAFile:   ctx.String("datastore-cafile"),
+			CertFile: ctx.String("datastore-certfile"),
+			KeyFile:  ctx.String("datastore-keyfile"),
+			Wait:     ctx.Duration("datastore-timeout"),
+		},
+	}
+	mode, err := strconv.ParseUint(ctx.String("write-kubeconfig-mode"), 8, 32)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %q is not an octal file mode like 0600", ctx.String("write-kubeconfig-mode")))
+	}
+	c.WriteKubeconfigMode = os.FileMode(mode)
+	if err := fillDefaults(c); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+// fillDefaults sets what depends on the host: node name and node IP.
+func fillDefaults(c *config.Server) error {
+	if c.NodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("read hostname: %w (set --node-name)", err)
+		}
+		c.NodeName = strings.ToLower(host)
+	}
+	if !c.NodeIP.IsValid() {
+		ip, err := config.DetectNodeIP()
+		if err != nil {
+			return err
+		}
+		c.NodeIP = ip
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+// Package config holds edgek's configuration types, their defaults and validation.
+//
+// A Config is built once (flags ← environment ← config file ← defaults, by pkg/cli),
+// validated, and then passed down read-only to every component.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Defaults, as documented in README.md.
+const (
+	DefaultDataDir         = "/var/lib/edgek"
+	DefaultConfigFile      = "/etc/edgek/config.yaml"
+	DefaultKubeconfig      = "/etc/edgek/edgek.yaml"
+	DefaultKubeconfigMode  = 0o600
+	DefaultHTTPSPort       = 6443
+	DefaultClusterCIDR     = "10.42.0.0/16"
+	DefaultServiceCIDR     = "10.43.0.0/16"
+	DefaultClusterDNS      = "10.43.0.10"
+	DefaultClusterDomain   = "cluster.local"
+	DefaultDatastoreWait   = 30 * time.Second
+	SchedulerSecurePort    = 10259
+	ControllerManagerPort  = 10257
+	maxUnixSocketPathBytes = 107
+)
+
+// Server is the configuration of `edgek server`.
+type Server struct {
+	// DataDir holds all state: datastore, certificates, token. Default /var/lib/edgek.
+	DataDir string
+	// BindAddress is where the apiserver listens. Default 0.0.0.0 (all addresses).
+	BindAddress netip.Addr
+	// HTTPSPort is the apiserver port. Default 6443.
+	HTTPSPort int
+	// NodeIP is the address the apiserver advertises to the cluster. Default: the address of
+	// the interface holding the default route, else the first global unicast address.
+	NodeIP netip.Addr
+	// NodeName is this node's name. Default: the hostname.
+	NodeName string
+	// ClusterCIDR is the pod network. Default 10.42.0.0/16.
+	ClusterCIDR netip.Prefix
+	// ServiceCIDR is the Service ClusterIP range. Default 10.43.0.0/16.
+	ServiceCIDR netip.Prefix
+	// ClusterDNS is the cluster DNS Service IP. Default 10.43.0.10.
+	ClusterDNS netip.Addr
+	// ClusterDomain is the cluster's DNS domain. Default cluster.local.
+	ClusterDomain string
+	// TLSSANs are extra names/IPs for the apiserver serving certificate.
+	TLSSANs []string
+	// Token is the join secret (bare or full K10 form). Default: generated at first start.
+	Token string
+	// Datastore selects kine's backend.
+	Datastore Datastore
+	// Extra arguments ("key=value") for the upstream components; they override edgek's own.
+	ExtraAPIServerArgs         []string
+	ExtraSchedulerArgs         []string
+	ExtraControllerManagerArgs []string
+	// WriteKubeconfig is where the admin kubeconfig is written. Default /etc/edgek/edgek.yaml.
+	WriteKubeconfig string
+	// WriteKubeconfigMode is its file mode. Default 0600.
+	WriteKubeconfigMode os.FileMode
+	// DisableAgent runs only the control plane. Default false.
+	DisableAgent bool
+	// Debug turns on debug logging. Default false.
+	Debug bool
+}
+
+// Datastore selects where Kubernetes state lives.
+type Datastore struct {
+	// Endpoint is empty for embedded SQLite, else a postgres://, mysql:// or https:// (etcd) URL.
+	Endpoint string
+	// CAFile, CertFile, KeyFile are TLS files for talking to an external datastore.
+	CAFile, CertFile, KeyFile string
+	// Wait is how long start-up waits for an external datastore to answer. Default 30s.
+	Wait time.Duration
+}
+
+// Embedded reports whether the datastore is edgek's own SQLite file.
+func (d Datastore) Embedded() bool { return d.Endpoint == "" || hasScheme(d.Endpoint, "sqlite") }
+
+// Validate checks the configuration and returns every problem found, joined.
+func (c *Server) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	} else if !filepath.IsAbs(c.DataDir) {
+		errs = append(errs, fmt.Errorf("--data-dir %q must be an absolute path", c.DataDir))
+	} else if n := len(c.KineSocket()); n > maxUnixSocketPathBytes {
+		errs = append(errs, fmt.Errorf("--data-dir %q is too long: the datastore socket path would be %d bytes, the limit is %d", c.DataDir, n, maxUnixSocketPathBytes))
+	}
+	if c.HTTPSPort < 1 || c.HTTPSPort > 65535 {
+		errs = append(errs, fmt.Errorf("--https-listen-port %d is not a port number (1-65535)", c.HTTPSPort))
+	}
+	errs = append(errs, c.validateNetworks()...)
+	if c.ClusterDomain == "" {
+		errs = append(errs, errors.New("--cluster-domain must not be empty"))
+	}
+	if c.WriteKubeconfig == "" {
+		errs = append(errs, errors.New("--write-kubeconfig must not be empty"))
+	}
+	if c.WriteKubeconfigMode&^0o777 != 0 {
+		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %o has bits outside 0777", c.WriteKubeconfigMode))
+	}
+	if err := c.Datastore.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, group := range [][]string{c.ExtraAPIServerArgs, c.ExtraSchedulerArgs, c.ExtraControllerManagerArgs} {
+		for _, a := range group {
+			if err := ValidateExtraArg(a); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Server) validateNetworks() []error {
+	var errs []error
+	if !c.ClusterCIDR.IsValid() {
+		errs = append(errs, errors.New("--cluster-cidr is not set"))
+	}
+	if !c.ServiceCIDR.IsValid() {
+		errs = append(errs, errors.New("--service-cidr is not set"))
+	}
+	if c.ClusterCIDR.IsValid() && c.ServiceCIDR.IsValid() && c.ClusterCIDR.Overlaps(c.ServiceCIDR) {
+		errs = append(errs, fmt.Errorf("--cluster-cidr %s overlaps --service-cidr %s", c.ClusterCIDR, c.ServiceCIDR))
+	}
+	if c.ServiceCIDR.IsValid() && c.ClusterDNS.IsValid() && !c.ServiceCIDR.Contains(c.ClusterDNS) {
+		errs = append(errs, fmt.Errorf("--cluster-dns %s is outside --service-cidr %s", c.ClusterDNS, c.ServiceCIDR))
+	}
+	if c.ServiceCIDR.IsValid() && c.ServiceCIDR.Addr().Is4() && c.ServiceCIDR.Bits() < 12 {
+		errs = append(errs, fmt.Errorf("--service-cidr %s is too large: the apiserver allows at most a /12", c.ServiceCIDR))
+	}
+	return errs
+}
+
+func (d Datastore) validate() error {
+	if d.Embedded() {
+		return nil
+	}
+	for _, s := range []string{"postgres", "postgresql", "mysql", "http", "https"} {
+		if hasScheme(d.Endpoint, s) {
+			return nil
+		}
+	}
+	return errors.New("--datastore-endpoint must be empty (embedded SQLite) or start with sqlite://, postgres://, mysql://, http:// or https:// (etcd)")
+}
+
+// ValidateExtraArg checks one --kube-*-arg value.
+func ValidateExtraArg(a string) error {
+	k, _, ok := cutArg(a)
+	if !ok || k == "" {
+		return fmt.Errorf("extra argument %q must have the form key=value", a)
+	}
+	return nil
+}
+
+func cutArg(a string) (key, value string, ok bool) {
+	for i := 0; i < len(a); i++ {
+		if a[i] == '=' {
+			return trimDashes(a[:i]), a[i+1:], true
+		}
+	}
+	return trimDashes(a), "", false
+}
+
+func trimDashes(s string) string {
+	for len(s) > 0 && s[0] == '-' {
+		s = s[1:]
+	}
+	return s
+}
+
+func hasScheme(endpoint, scheme string) bool {
+	p := scheme + "://"
+	return len(endpoint) >= len(p) && endpoint[:len(p)] == p
+}
+
+// EtcdEndpoints is how the apiserver reaches the datastore (kine's socket or an external etcd).
+type EtcdEndpoints struct {
+	Servers                   []string
+	CAFile, CertFile, KeyFile string
+}

@@ -1,0 +1,34 @@
+package config
+
+import "path/filepath"
+
+// Paths inside the data dir. Everything edgek stores lives under DataDir.
+
+// ServerDir is <data-dir>/server.
+func (c *Server) ServerDir() string { return filepath.Join(c.DataDir, "server") }
+
+// TLSDir holds CAs, keys and certificates.
+func (c *Server) TLSDir() string { return filepath.Join(c.ServerDir(), "tls") }
+
+// CredDir holds the kubeconfigs of the control-plane components.
+func (c *Server) CredDir() string { return filepath.Join(c.ServerDir(), "cred") }
+
+// DBDir holds the SQLite database.
+func (c *Server) DBDir() string { return filepath.Join(c.ServerDir(), "db") }
+
+// DBFile is the SQLite database file.
+func (c *Server) DBFile() string { return filepath.Join(c.DBDir(), "state.db") }
+
+// KineSocket is the unix socket on which kine serves the etcd API.
+func (c *Server) KineSocket() string { return filepath.Join(c.DBDir(), "kine.sock") }
+
+// TokenFile holds the full join token.
+func (c *Server) TokenFile() string { return filepath.Join(c.ServerDir(), "token") }
+
+// LockFile is held while a server runs on this data dir.
+func (c *Server) LockFile() string { return filepath.Join(c.ServerDir(), "edgek.lock") }
+
+// Kubeconfig returns the path of a component's kubeconfig in CredDir.
+func (c *Server) Kubeconfig(component string) string {
+	return filepath.Join(c.CredDir(), component+".kubeconfig")
+}

@@ -1,0 +1,144 @@
+// Package control runs the Kubernetes control plane in-process: kube-apiserver,
+// kube-scheduler and kube-controller-manager, each a daemon.Component.
+package control
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/control/args"
+	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/pki"
+)
+
+// LocalURL is the apiserver URL for clients on this host.
+func LocalURL(c *config.Server) string {
+	host := "127.0.0.1"
+	if b := c.BindAddress; b.IsValid() && !b.IsUnspecified() {
+		host = b.String()
+	}
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(c.HTTPSPort))
+}
+
+// component runs one upstream control-plane component.
+type component struct {
+	name    string
+	prepare func(ctx context.Context) (k8s.RunFunc, error)
+	health  func(ctx context.Context) error
+	task    *daemon.Task
+}
+
+func (c *component) Name() string { return c.name }
+
+func (c *component) Start(ctx context.Context, fail func(error)) error {
+	run, err := c.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	c.task = daemon.Go(ctx, fail, run)
+	return nil
+}
+
+func (c *component) Ready(ctx context.Context) error { return c.health(ctx) }
+
+func (c *component) Stop() { c.task.Stop() }
+
+// NewAPIServer returns the kube-apiserver component. etcd is called at Start, once the
+// datastore runs.
+func NewAPIServer(c *config.Server, b *pki.Bundle, etcd func() config.EtcdEndpoints) daemon.Component {
+	return &component{
+		name: "kube-apiserver",
+		prepare: func(ctx context.Context) (k8s.RunFunc, error) {
+			return k8s.PrepareAPIServer(ctx, args.APIServer(args.Inputs{Server: c, TLS: b, Etcd: etcd()}))
+		},
+		health: func(ctx context.Context) error {
+			return waitHealthy(ctx, LocalURL(c)+"/readyz", b.ServerCACert, &b.Admin)
+		},
+	}
+}
+
+// NewScheduler returns the kube-scheduler component.
+func NewScheduler(c *config.Server, b *pki.Bundle) daemon.Component {
+	return &component{
+		name: "kube-scheduler",
+		prepare: func(context.Context) (k8s.RunFunc, error) {
+			return k8s.PrepareScheduler(args.Scheduler(args.Inputs{Server: c, TLS: b}))
+		},
+		health: func(ctx context.Context) error {
+			return waitHealthy(ctx, localHealthz(config.SchedulerSecurePort), "", nil)
+		},
+	}
+}
+
+// NewControllerManager returns the kube-controller-manager component.
+func NewControllerManager(c *config.Server, b *pki.Bundle) daemon.Component {
+	return &component{
+		name: "kube-controller-manager",
+		prepare: func(context.Context) (k8s.RunFunc, error) {
+			return k8s.PrepareControllerManager(args.ControllerManager(args.Inputs{Server: c, TLS: b}))
+		},
+		health: func(ctx context.Context) error {
+			return waitHealthy(ctx, localHealthz(config.ControllerManagerPort), "", nil)
+		},
+	}
+}
+
+func localHealthz(port int) string {
+	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/healthz"
+}
+
+// waitHealthy polls url until it answers 200. With caFile the server is verified and the
+// client presents cert; without, the server's self-signed certificate is accepted (the
+// scheduler's and controller-manager's health endpoints on loopback carry no data).
+func waitHealthy(ctx context.Context, url, caFile string, cert *pki.CertPair) error {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		tlsConf.InsecureSkipVerify = true
+	} else {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return fmt.Errorf("read CA: %w", err)
+		}
+		tlsConf.RootCAs = x509.NewCertPool()
+		tlsConf.RootCAs.AppendCertsFromPEM(pem)
+	}
+	if cert != nil {
+		kp, err := tls.LoadX509KeyPair(cert.Cert, cert.Key)
+		if err != nil {
+			return fmt.Errorf("load client certificate: %w", err)
+		}
+		tlsConf.Certificates = []tls.Certificate{kp}
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	defer client.CloseIdleConnections()
+	var last string
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Sprintf("%s: %s", resp.Status, body)
+		} else {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy (last answer: %s): %w", url, last, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

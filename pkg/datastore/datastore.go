@@ -1,0 +1,248 @@
+// Package datastore gives the apiserver its etcd endpoint: kine serving the etcd API on a
+// unix socket in front of SQLite (default), PostgreSQL or MySQL, or an external etcd that
+// the apiserver talks to directly.
+//
+// Only the drivers edgek supports are linked in (kine's endpoint package would pull in
+// every driver kine has, ~16 MB of binary).
+package datastore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/k3s-io/kine/pkg/drivers"
+	_ "github.com/k3s-io/kine/pkg/drivers/mysql" // mysql://
+	_ "github.com/k3s-io/kine/pkg/drivers/pgsql" // postgres://, postgresql://
+	_ "github.com/k3s-io/kine/pkg/drivers/remote"
+	"github.com/k3s-io/kine/pkg/drivers/sqlite"
+	"github.com/k3s-io/kine/pkg/server"
+	"github.com/k3s-io/kine/pkg/tls"
+	"google.golang.org/grpc"
+
+	"github.com/edgek-io/edgek/pkg/config"
+)
+
+// Tuning that kine's own command line would otherwise default; kine's library rejects zero
+// values for most of them.
+const (
+	compactInterval     = 5 * time.Minute // compaction runs in kine; 0 would disable it
+	compactTimeout      = 5 * time.Second
+	compactMinRetain    = 1000
+	compactBatchSize    = 1000
+	pollInterval        = time.Second
+	pollBatchSize       = 500
+	notifyInterval      = 5 * time.Second
+	emulatedEtcdVersion = "3.6.11"
+	gracefulStop        = 2 * time.Second
+)
+
+// Kine runs the datastore component.
+type Kine struct {
+	cfg    config.Datastore
+	dbDir  string
+	socket string
+	log    *slog.Logger
+
+	endpoints config.EtcdEndpoints
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+// New returns the datastore of a server configuration.
+func New(c *config.Server, log *slog.Logger) *Kine {
+	return &Kine{cfg: c.Datastore, dbDir: c.DBDir(), socket: c.KineSocket(), log: log}
+}
+
+// Name implements daemon.Component.
+func (k *Kine) Name() string { return "datastore" }
+
+// Endpoints returns the etcd endpoints; valid after Start returned nil.
+func (k *Kine) Endpoints() config.EtcdEndpoints { return k.endpoints }
+
+// Start opens the backend and serves the etcd API. For an external etcd it only checks that
+// the endpoint answers.
+func (k *Kine) Start(ctx context.Context, _ func(error)) error {
+	if isEtcd(k.cfg.Endpoint) {
+		if err := waitReachable(ctx, k.cfg.Endpoint, k.cfg.Wait); err != nil {
+			return err
+		}
+		k.endpoints = config.EtcdEndpoints{Servers: strings.Split(k.cfg.Endpoint, ","), CAFile: k.cfg.CAFile, CertFile: k.cfg.CertFile, KeyFile: k.cfg.KeyFile}
+		return nil
+	}
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	k.cancel = cancel
+	backend, err := k.openBackend(bctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if k.cfg.Embedded() {
+		restrictDBFiles(k.dbDir, k.log)
+	}
+	if err := backend.Start(bctx); err != nil {
+		cancel()
+		return fmt.Errorf("start datastore backend: %w", err)
+	}
+	if err := k.serve(bctx, backend); err != nil {
+		cancel()
+		return err
+	}
+	k.endpoints = config.EtcdEndpoints{Servers: []string{"unix://" + k.socket}}
+	k.log.Info("datastore ready", "backend", k.backendName(), "socket", k.socket)
+	return nil
+}
+
+// Ready implements daemon.Component: Start only returns once the datastore serves.
+func (k *Kine) Ready(context.Context) error { return nil }
+
+// Stop closes the listener and the database.
+func (k *Kine) Stop() {
+	if k.cancel != nil {
+		k.cancel()
+		k.wg.Wait()
+	}
+}
+
+func (k *Kine) backendName() string {
+	if k.cfg.Embedded() {
+		return "sqlite"
+	}
+	scheme, _, _ := strings.Cut(k.cfg.Endpoint, "://")
+	return scheme
+}
+
+// openBackend creates the kine backend, giving an external database k.cfg.Wait to answer.
+// ctx bounds the backend's whole life, not only the opening.
+func (k *Kine) openBackend(ctx context.Context) (server.Backend, error) {
+	endpoint := k.cfg.Endpoint
+	if k.cfg.Embedded() {
+		if err := os.MkdirAll(k.dbDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create datastore dir: %w", err)
+		}
+		endpoint = "sqlite://" + filepath.Join(k.dbDir, "state.db") + "?" + sqlite.DefaultParams
+	}
+	type result struct {
+		backend server.Backend
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, backend, err := drivers.New(ctx, &k.wg, &drivers.Config{
+			Endpoint:         endpoint,
+			BackendTLSConfig: tls.Config{CAFile: k.cfg.CAFile, CertFile: k.cfg.CertFile, KeyFile: k.cfg.KeyFile},
+			CompactInterval:  compactInterval,
+			CompactTimeout:   compactTimeout,
+			CompactMinRetain: compactMinRetain,
+			CompactBatchSize: compactBatchSize,
+			PollInterval:     pollInterval,
+			PollBatchSize:    pollBatchSize,
+		})
+		done <- result{backend, err}
+	}()
+	wait := k.cfg.Wait
+	if k.cfg.Embedded() || wait <= 0 {
+		wait = math.MaxInt64
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			// Never print the endpoint: it may carry a password.
+			return nil, fmt.Errorf("open %s datastore: %w", k.backendName(), r.err)
+		}
+		if r.backend == nil {
+			return nil, fmt.Errorf("open %s datastore: no backend", k.backendName())
+		}
+		return r.backend, nil
+	case <-timer.C: // the caller cancels ctx, which stops the retries
+		return nil, fmt.Errorf("external %s datastore did not answer within %s (the log shows the last connection error); check --datastore-endpoint and that the database is running", k.backendName(), k.cfg.Wait)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// serve answers the etcd API on the unix socket, readable by root only.
+func (k *Kine) serve(ctx context.Context, backend server.Backend) error {
+	if err := os.Remove(k.socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale datastore socket: %w", err)
+	}
+	lis, err := (&net.ListenConfig{}).Listen(ctx, "unix", k.socket)
+	if err != nil {
+		return fmt.Errorf("listen on datastore socket: %w", err)
+	}
+	if err := os.Chmod(k.socket, 0o600); err != nil {
+		lis.Close()
+		return fmt.Errorf("restrict datastore socket: %w", err)
+	}
+	srv := grpc.NewServer(grpc.MaxRecvMsgSize(2*1024*1024), grpc.MaxSendMsgSize(math.MaxInt32))
+	server.New(backend, "unix", notifyInterval, emulatedEtcdVersion).Register(srv)
+	k.wg.Add(2)
+	go func() {
+		defer k.wg.Done()
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			k.log.Error("datastore server stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer k.wg.Done()
+		<-ctx.Done()
+		t := time.AfterFunc(gracefulStop, srv.Stop)
+		defer t.Stop()
+		srv.GracefulStop()
+	}()
+	return nil
+}
+
+func isEtcd(endpoint string) bool {
+	return strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://")
+}
+
+// waitReachable dials every etcd endpoint until one answers or wait passes.
+func waitReachable(ctx context.Context, endpoints string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var hosts []string
+	for _, e := range strings.Split(endpoints, ",") {
+		_, rest, _ := strings.Cut(e, "://")
+		host, _, _ := strings.Cut(rest, "/")
+		if _, _, err := net.SplitHostPort(host); err != nil {
+			host = net.JoinHostPort(host, "2379")
+		}
+		hosts = append(hosts, host)
+	}
+	var lastErr error
+	for {
+		for _, h := range hosts {
+			conn, err := (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, "tcp", h)
+			if err == nil {
+				conn.Close()
+				return nil
+			}
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("external etcd datastore did not answer within %s: %w", wait, lastErr)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// restrictDBFiles makes the SQLite files (which hold every Secret) readable by root only.
+func restrictDBFiles(dir string, log *slog.Logger) {
+	for _, name := range []string{"state.db", "state.db-wal", "state.db-shm"} {
+		if err := os.Chmod(filepath.Join(dir, name), 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Warn("could not restrict datastore file", "file", name, "err", err)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"path/filepath"
+	"time"
+)
+
+// File base names of the CAs.
+const (
+	serverCAName        = "server-ca"
+	clientCAName        = "client-ca"
+	requestHeaderCAName = "request-header-ca"
+)
+
+// Validity periods.
+const (
+	caValidityYears = 10
+	leafValidity    = 365 * 24 * time.Hour
+	renewBefore     = 90 * 24 * time.Hour
+	backdate        = time.Minute // NotBefore = now - backdate, for small clock skew
+)
+
+// authority is a loaded CA.
+type authority struct {
+	cert              *x509.Certificate
+	key               crypto.Signer
+	certPath, keyPath string
+}
+
+// pairPaths returns the cert and key path of name in dir.
+func pairPaths(dir, name string) (cert, key string) {
+	return filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+}
+
+// checkCAPairs fails if any CA has its cert or its key but not both: a new CA
+// would break every client that trusts the old one, so a human must decide.
+func checkCAPairs(dir string, names ...string) error {
+	var errs []error
+	for _, name := range names {
+		certPath, keyPath := pairPaths(dir, name)
+		haveCert, err := fileExists(certPath)
+		if err != nil {
+			return err
+		}
+		haveKey, err := fileExists(keyPath)
+		if err != nil {
+			return err
+		}
+		switch {
+		case haveCert && !haveKey:
+			errs = append(errs, fmt.Errorf("CA %s: %s is missing while %s exists; restore it, or remove both to create a new CA", name, keyPath, certPath))
+		case haveKey && !haveCert:
+			errs = append(errs, fmt.Errorf("CA %s: %s is missing while %s exists; restore it, or remove both to create a new CA", name, certPath, keyPath))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ensureCA loads CA name from dir, or creates it if neither file exists.
+func ensureCA(dir, name string, now time.Time) (*authority, error) {
+	if err := checkCAPairs(dir, name); err != nil {
+		return nil, err
+	}
+	certPath, keyPath := pairPaths(dir, name)
+	exists, err := fileExists(certPath)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return loadCA(certPath, keyPath)
+	}
+	return createCA(name, certPath, keyPath, now)
+}
+
+func loadCA(certPath, keyPath string) (*authority, error) {
+	certPEM, err := readOptional(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load CA %s: %w", certPath, err)
+	}
+	if !cert.IsCA {
+		return nil, fmt.Errorf("load CA %s: certificate is not a CA", certPath)
+	}
+	keyPEM, err := readOptional(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("load CA: %w", err)
+	}
+	key, err := parseKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("load CA key %s: %w", keyPath, err)
+	}
+	if !keyMatches(cert.PublicKey, key) {
+		return nil, fmt.Errorf("load CA: key %s does not match certificate %s", keyPath, certPath)
+	}
+	return &authority{cert: cert, key: key, certPath: certPath, keyPath: keyPath}, nil
+}
+
+// createCA writes a new self-signed CA. The key is written first: a crash in
+// between leaves a key without cert, which checkCAPairs reports.
+func createCA(name, certPath, keyPath string, now time.Time) (*authority, error) {
+	key, err := newECKey()
+	if err != nil {
+		return nil, fmt.Errorf("create CA %s: %w", name, err)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, fmt.Errorf("create CA %s: %w", name, err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("edgek-%s@%d", name, now.Unix())},
+		NotBefore:             now.Add(-backdate).UTC(),
+		NotAfter:              now.AddDate(caValidityYears, 0, 0).UTC(),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("create CA %s: sign: %w", name, err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("create CA %s: %w", name, err)
+	}
+	if err := writeKey(keyPath, key); err != nil {
+		return nil, fmt.Errorf("create CA %s: %w", name, err)
+	}
+	if err := writeFileAtomic(certPath, encodeCert(der), certMode); err != nil {
+		return nil, fmt.Errorf("create CA %s: %w", name, err)
+	}
+	return &authority{cert: cert, key: key, certPath: certPath, keyPath: keyPath}, nil
+}
+
+func newECKey() (*ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate ECDSA P-256 key: %w", err)
+	}
+	return key, nil
+}
+
+// randomSerial returns a random positive serial number of up to 128 bits.
+func randomSerial() (*big.Int, error) {
+	limit := new(big.Int).Lsh(big.NewInt(1), 128)
+	limit.Sub(limit, big.NewInt(1))
+	n, err := rand.Int(rand.Reader, limit)
+	if err != nil {
+		return nil, fmt.Errorf("generate serial: %w", err)
+	}
+	return n.Add(n, big.NewInt(1)), nil
+}
+
+func writeKey(path string, key crypto.Signer) error {
+	data, err := encodeKey(key)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return writeFileAtomic(path, data, keyMode)
+}

@@ -1,0 +1,78 @@
+package pki
+
+import (
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// WriteKubeconfig writes a kubeconfig with one cluster, user and context, all
+// named "default" (the current context), that talks to serverURL (https)
+// trusting caCertFile and authenticating with client; the three files are
+// embedded base64-encoded. The file is written atomically with mode (also when
+// it already exists); its parent directory is created 0755 if missing.
+func WriteKubeconfig(path, serverURL, caCertFile string, client CertPair, mode os.FileMode) error {
+	if err := checkServerURL(serverURL); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	var data [3][]byte
+	for i, f := range []string{caCertFile, client.Cert, client.Key} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("write kubeconfig %s: %w", path, err)
+		}
+		if block, _ := pem.Decode(b); block == nil {
+			return fmt.Errorf("write kubeconfig %s: %s holds no PEM data", path, f)
+		}
+		data[i] = b
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	content := renderKubeconfig(serverURL, data[0], data[1], data[2])
+	if err := writeFileAtomic(path, content, mode); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
+}
+
+func checkServerURL(serverURL string) error {
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return fmt.Errorf("server URL: %w", err)
+	}
+	if u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("server URL %q: want https://host[:port]", serverURL)
+	}
+	return nil
+}
+
+// renderKubeconfig returns the kubeconfig YAML. The server URL is quoted (a
+// Go-quoted string is a valid YAML double-quoted scalar); base64 needs none.
+func renderKubeconfig(serverURL string, ca, cert, key []byte) []byte {
+	b64 := base64.StdEncoding.EncodeToString
+	return fmt.Appendf(nil, `apiVersion: v1
+kind: Config
+clusters:
+- name: default
+  cluster:
+    server: %s
+    certificate-authority-data: %s
+users:
+- name: default
+  user:
+    client-certificate-data: %s
+    client-key-data: %s
+contexts:
+- name: default
+  context:
+    cluster: default
+    user: default
+current-context: default
+preferences: {}
+`, strconv.Quote(serverURL), b64(ca), b64(cert), b64(key))
+}

@@ -1,0 +1,130 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+)
+
+// leafSpec describes one leaf certificate.
+type leafSpec struct {
+	name   string // file base name, e.g. "client-admin"
+	ca     *authority
+	cn     string
+	orgs   []string
+	server bool // ServerAuth with SANs; otherwise ClientAuth
+	dns    []string
+	ips    []net.IP
+}
+
+func (s leafSpec) usage() x509.ExtKeyUsage {
+	if s.server {
+		return x509.ExtKeyUsageServerAuth
+	}
+	return x509.ExtKeyUsageClientAuth
+}
+
+// ensureLeaf reuses the leaf in dir if it is still good (see renewReason) and
+// otherwise issues a new one, keeping the existing key if it parses.
+func ensureLeaf(dir string, spec leafSpec, now time.Time) (CertPair, error) {
+	certPath, keyPath := pairPaths(dir, spec.name)
+	pair := CertPair{Cert: certPath, Key: keyPath}
+	keyPEM, err := readOptional(keyPath)
+	if err != nil {
+		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+	}
+	certPEM, err := readOptional(certPath)
+	if err != nil {
+		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+	}
+	key, err := parseKey(keyPEM)
+	if err == nil {
+		if cert, err := parseCert(certPEM); err == nil && renewReason(cert, key, spec, now) == "" {
+			return pair, nil
+		}
+	} else {
+		// Missing or unusable key: a leaf key is cheap to replace.
+		if key, err = newECKey(); err != nil {
+			return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+		}
+		if err := writeKey(keyPath, key); err != nil {
+			return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+		}
+	}
+	der, err := issueLeaf(spec, key, now)
+	if err != nil {
+		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+	}
+	if err := writeFileAtomic(certPath, encodeCert(der), certMode); err != nil {
+		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
+	}
+	return pair, nil
+}
+
+// renewReason says why cert must be reissued, or "" if it can be kept.
+func renewReason(cert *x509.Certificate, key crypto.Signer, spec leafSpec, now time.Time) string {
+	if !keyMatches(cert.PublicKey, key) {
+		return "key does not match certificate"
+	}
+	_, err := cert.Verify(x509.VerifyOptions{
+		Roots:       poolOf(spec.ca.cert),
+		CurrentTime: now,
+		KeyUsages:   []x509.ExtKeyUsage{spec.usage()},
+	})
+	if err != nil {
+		return "does not verify against its CA"
+	}
+	if cert.NotAfter.Sub(now) < renewBefore {
+		return "expires soon"
+	}
+	if cert.Subject.CommonName != spec.cn || !sameSet(cert.Subject.Organization, spec.orgs) {
+		return "subject differs"
+	}
+	if !hasAllSANs(cert, spec.dns, spec.ips) {
+		return "lacks a requested SAN"
+	}
+	return ""
+}
+
+// issueLeaf signs a certificate for key as described by spec.
+func issueLeaf(spec leafSpec, key crypto.Signer, now time.Time) ([]byte, error) {
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: spec.cn, Organization: spec.orgs},
+		NotBefore:             now.Add(-backdate).UTC(),
+		NotAfter:              now.Add(leafValidity).UTC(),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{spec.usage()},
+		BasicConstraintsValid: true,
+		DNSNames:              spec.dns,
+		IPAddresses:           spec.ips,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, spec.ca.cert, key.Public(), spec.ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("sign certificate: %w", err)
+	}
+	return der, nil
+}
+
+func poolOf(ca *x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca)
+	return p
+}
+
+// sameSet reports whether a and b hold the same strings, ignoring order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}

@@ -1,0 +1,142 @@
+// Package pki creates and maintains the certificate authorities, keys,
+// certificates, kubeconfigs and join token of an edgek server.
+//
+// Everything here is a function over paths. Ensure creates what is missing in
+// a directory and reuses what is there, so it is safe to call at every start:
+// CAs and the service-account key are never regenerated, leaf certificates are
+// renewed when they no longer verify, are close to expiry or lack a requested
+// name. Every file is written atomically (temp file, fsync, rename).
+package pki
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Options describes the certificates a server needs. Built once by the caller.
+type Options struct {
+	// Dir holds every file Ensure produces, e.g. <data-dir>/server/tls.
+	// Created 0700 if missing. Required.
+	Dir string
+	// SANs are extra names for the apiserver serving certificate: strings that
+	// parse as an IP become IP SANs, the rest DNS SANs. Empty strings and
+	// duplicates are ignored.
+	SANs []string
+	// ClusterDomain is the cluster DNS domain, e.g. "cluster.local". Required.
+	ClusterDomain string
+	// Now returns the current time. Default (nil): time.Now.
+	Now func() time.Time
+}
+
+// Bundle holds the absolute paths of everything Ensure produced.
+type Bundle struct {
+	// ServerCACert and ServerCAKey are the cluster CA that signs serving certs.
+	ServerCACert, ServerCAKey string
+	// ClientCACert and ClientCAKey are the CA that signs client certs.
+	ClientCACert, ClientCAKey string
+	// RequestHeaderCACert and RequestHeaderCAKey are the front-proxy CA.
+	RequestHeaderCACert, RequestHeaderCAKey string
+	// ServiceAccountKey is an RSA 2048 private key (PKCS#1 PEM) that signs
+	// service-account tokens; ServiceAccountPub is its public key (PKIX PEM).
+	ServiceAccountKey string
+	ServiceAccountPub string
+	// APIServerServingCert and APIServerServingKey are the apiserver's
+	// serving cert (signed by the server CA, ExtKeyUsage ServerAuth).
+	APIServerServingCert, APIServerServingKey string
+
+	// Client certs signed by the client CA (ExtKeyUsage ClientAuth).
+
+	Admin                  CertPair // CN=system:admin, O=system:masters
+	Scheduler              CertPair // CN=system:kube-scheduler
+	ControllerManager      CertPair // CN=system:kube-controller-manager
+	APIServerKubeletClient CertPair // CN=system:kube-apiserver, O=system:masters (apiserver -> kubelet)
+
+	// AuthProxy is signed by the request-header CA (ExtKeyUsage ClientAuth).
+	AuthProxy CertPair // CN=system:auth-proxy
+}
+
+// CertPair is the path of a certificate and of its private key.
+type CertPair struct{ Cert, Key string }
+
+func (o Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o Options) validate() error {
+	var errs []error
+	if o.Dir == "" {
+		errs = append(errs, errors.New("Dir must be set"))
+	}
+	if o.ClusterDomain == "" {
+		errs = append(errs, errors.New("ClusterDomain must be set"))
+	}
+	return errors.Join(errs...)
+}
+
+// Ensure creates missing CAs, keys and certificates in opts.Dir and reuses
+// existing ones. A CA whose cert or key alone is present is an error: Ensure
+// then writes nothing rather than replace a CA clients may trust.
+func Ensure(opts Options) (*Bundle, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("pki options: %w", err)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve pki dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create pki dir: %w", err)
+	}
+	if err := checkCAPairs(dir, serverCAName, clientCAName, requestHeaderCAName); err != nil {
+		return nil, err
+	}
+	now := opts.now()
+	cas := make(map[string]*authority, 3)
+	for _, name := range []string{serverCAName, clientCAName, requestHeaderCAName} {
+		if cas[name], err = ensureCA(dir, name, now); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bundle{}
+	b.ServerCACert, b.ServerCAKey = cas[serverCAName].certPath, cas[serverCAName].keyPath
+	b.ClientCACert, b.ClientCAKey = cas[clientCAName].certPath, cas[clientCAName].keyPath
+	b.RequestHeaderCACert, b.RequestHeaderCAKey = cas[requestHeaderCAName].certPath, cas[requestHeaderCAName].keyPath
+	if b.ServiceAccountKey, b.ServiceAccountPub, err = ensureServiceAccountKey(dir); err != nil {
+		return nil, err
+	}
+	var serving CertPair
+	for _, l := range leafSpecs(opts, cas, b, &serving) {
+		if *l.out, err = ensureLeaf(dir, l.spec, now); err != nil {
+			return nil, err
+		}
+	}
+	b.APIServerServingCert, b.APIServerServingKey = serving.Cert, serving.Key
+	return b, nil
+}
+
+// leafTarget pairs a leaf certificate with where its paths go.
+type leafTarget struct {
+	spec leafSpec
+	out  *CertPair
+}
+
+// leafSpecs lists every leaf certificate of a server.
+func leafSpecs(opts Options, cas map[string]*authority, b *Bundle, serving *CertPair) []leafTarget {
+	dns, ips := servingSANs(opts.SANs, opts.ClusterDomain)
+	server, client, rh := cas[serverCAName], cas[clientCAName], cas[requestHeaderCAName]
+	masters := []string{"system:masters"}
+	return []leafTarget{
+		{leafSpec{name: "serving-kube-apiserver", ca: server, cn: "kube-apiserver", server: true, dns: dns, ips: ips}, serving},
+		{leafSpec{name: "client-admin", ca: client, cn: "system:admin", orgs: masters}, &b.Admin},
+		{leafSpec{name: "client-kube-scheduler", ca: client, cn: "system:kube-scheduler"}, &b.Scheduler},
+		{leafSpec{name: "client-kube-controller-manager", ca: client, cn: "system:kube-controller-manager"}, &b.ControllerManager},
+		{leafSpec{name: "client-kube-apiserver", ca: client, cn: "system:kube-apiserver", orgs: masters}, &b.APIServerKubeletClient},
+		{leafSpec{name: "client-auth-proxy", ca: rh, cn: "system:auth-proxy"}, &b.AuthProxy},
+	}
+}

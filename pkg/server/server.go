@@ -1,0 +1,101 @@
+// Package server wires `edgek server`: preflight checks, certificates, token, datastore and
+// the control plane, started in order by the daemon package.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/control"
+	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/datastore"
+	"github.com/edgek-io/edgek/pkg/pki"
+)
+
+// Run runs a server until ctx ends or a component fails. c must be validated.
+func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
+	lock, err := preflight(c)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: servingSANs(c), ClusterDomain: c.ClusterDomain})
+	if err != nil {
+		return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
+	}
+	if _, err := pki.EnsureToken(c.TokenFile(), bundle.ServerCACert, c.Token); err != nil {
+		return fmt.Errorf("join token: %w", err)
+	}
+	if err := writeComponentKubeconfigs(c, bundle); err != nil {
+		return err
+	}
+	if !c.DisableAgent {
+		log.Warn("the agent (kubelet, containerd, flannel) is not part of this build yet; running the control plane only")
+	}
+
+	kine := datastore.New(c, log.With("component", "datastore"))
+	comps := []daemon.Component{
+		kine,
+		control.NewAPIServer(c, bundle, kine.Endpoints),
+		control.NewScheduler(c, bundle),
+		control.NewControllerManager(c, bundle),
+	}
+	onReady := func() error {
+		if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
+			return fmt.Errorf("write admin kubeconfig: %w", err)
+		}
+		log.Info("edgek server is ready", "kubeconfig", c.WriteKubeconfig, "token", c.TokenFile())
+		return nil
+	}
+	return daemon.Run(ctx, log, onReady, comps...)
+}
+
+// servingSANs lists the names the apiserver certificate must carry besides the
+// kubernetes.default.svc ones pki adds.
+func servingSANs(c *config.Server) []string {
+	sans := []string{"127.0.0.1", "::1", "localhost", c.NodeName}
+	if host, err := os.Hostname(); err == nil {
+		sans = append(sans, host)
+	}
+	if c.NodeIP.IsValid() {
+		sans = append(sans, c.NodeIP.String())
+	}
+	if c.BindAddress.IsValid() && !c.BindAddress.IsUnspecified() {
+		sans = append(sans, c.BindAddress.String())
+	}
+	if ip, ok := firstServiceIP(c.ServiceCIDR); ok {
+		sans = append(sans, ip.String())
+	}
+	return append(sans, c.TLSSANs...)
+}
+
+// firstServiceIP is the ClusterIP of the kubernetes Service.
+func firstServiceIP(p netip.Prefix) (netip.Addr, bool) {
+	if !p.IsValid() {
+		return netip.Addr{}, false
+	}
+	ip := p.Masked().Addr().Next()
+	return ip, p.Contains(ip)
+}
+
+func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {
+	if err := os.MkdirAll(c.CredDir(), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", c.CredDir(), err)
+	}
+	url := control.LocalURL(c)
+	for name, pair := range map[string]pki.CertPair{
+		"admin":              b.Admin,
+		"scheduler":          b.Scheduler,
+		"controller-manager": b.ControllerManager,
+	} {
+		if err := pki.WriteKubeconfig(c.Kubeconfig(name), url, b.ServerCACert, pair, 0o600); err != nil {
+			return fmt.Errorf("write %s kubeconfig: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const crdManifest = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.e2e.edgek.io
+spec:
+  group: e2e.edgek.io
+  scope: Namespaced
+  names: {plural: gadgets, singular: gadget, kind: Gadget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+`
+
+const objectsManifest = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: e2e}
+data: {colour: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: credentials, namespace: e2e}
+stringData: {password: hunter2}
+---
+apiVersion: e2e.edgek.io/v1
+kind: Gadget
+metadata: {name: widget, namespace: e2e}
+spec: {size: 42}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: e2e}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: e2e.local/never-pulled:1}]
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: nobody, namespace: e2e}
+`
+
+// TestControlPlane covers the control plane on kine+SQLite: objects of every kind survive a
+// restart, the controller-manager reconciles, RBAC is enforced, certificates and the token
+// are kept, and bad input is refused without touching the data dir.
+func TestControlPlane(t *testing.T) {
+	ns := newNetns(t)
+	s := newServer(t, ns, "--disable-agent")
+	s.start()
+
+	token := readFile(t, filepath.Join(s.dataDir, "server", "token"))
+	if !regexp.MustCompile(`^K10[0-9a-f]{64}::server:[0-9a-f]{32,}$`).MatchString(token) {
+		t.Errorf("token %q does not have the K10<ca-hash>::server:<secret> form", redact(token))
+	}
+	if fi, err := os.Stat(s.kubeconfig()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig mode: %v %v, want 0600", fi.Mode(), err)
+	}
+
+	checkKubectlSymlink(t, s)
+	s.mustKubectl("create", "namespace", "e2e")
+	s.mustApply(crdManifest)
+	s.mustKubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/gadgets.e2e.edgek.io")
+	s.mustApply(objectsManifest)
+	waitPendingPods(t, s, 2)
+	checkRBAC(t, s)
+
+	// Another server on the same data dir must be refused while this one runs.
+	out, code, err := runEdgek(ns, 30*time.Second, s.args...)
+	if err != nil || code == 0 || !strings.Contains(out, "already running with data dir") {
+		t.Errorf("second server on the same data dir: code %d, err %v, output:\n%s", code, err, out)
+	}
+
+	tlsBefore := snapshot(t, filepath.Join(s.dataDir, "server", "tls"))
+	s.stop()
+
+	checkBadInput(t, s)
+
+	s.start()
+	checkObjects(t, s)
+	if got := readFile(t, filepath.Join(s.dataDir, "server", "token")); got != token {
+		t.Error("join token changed across a restart")
+	}
+	if diff := diffSnapshots(tlsBefore, snapshot(t, filepath.Join(s.dataDir, "server", "tls"))); diff != "" {
+		t.Errorf("certificates changed across a restart: %s", diff)
+	}
+	s.stop()
+}
+
+// checkKubectlSymlink runs the binary under the name kubectl (multi-call).
+func checkKubectlSymlink(t *testing.T, s *server) {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "kubectl")
+	if err := os.Symlink(edgekBin, link); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.ns.command(link, "--kubeconfig", s.kubeconfig(), "get", "namespace", "default", "-o", "name").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "namespace/default" {
+		t.Errorf("edgek called as kubectl: %q, %v", out, err)
+	}
+}
+
+func waitPendingPods(t *testing.T, s *server, n int) {
+	t.Helper()
+	eventually(t, 60*time.Second, fmt.Sprintf("%d Pending web pods", n), func() error {
+		out, err := s.kubectl("get", "pods", "-n", "e2e", "-l", "app=web", "-o", "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}")
+		if err != nil {
+			return err
+		}
+		if got := strings.Fields(out); len(got) != n || strings.Count(out, "Pending") != n {
+			return fmt.Errorf("phases %q", got)
+		}
+		return nil
+	})
+	rs := s.mustKubectl("get", "rs", "-n", "e2e", "-l", "app=web", "-o", "jsonpath={.items[*].status.replicas}")
+	if strings.TrimSpace(rs) != "2" {
+		t.Errorf("ReplicaSet replicas = %q, want 2", rs)
+	}
+}
+
+// checkRBAC authenticates as a ServiceAccount with a real token and is refused.
+func checkRBAC(t *testing.T, s *server) {
+	t.Helper()
+	out, err := s.kubectl("auth", "can-i", "list", "secrets", "-n", "e2e", "--as=system:serviceaccount:e2e:nobody")
+	if err == nil || strings.TrimSpace(out) != "no" {
+		t.Errorf("can-i as nobody: %q, %v; want no", out, err)
+	}
+	if out := s.mustKubectl("auth", "can-i", "list", "secrets", "-n", "e2e"); strings.TrimSpace(out) != "yes" {
+		t.Errorf("can-i as admin: %q, want yes", out)
+	}
+	token := strings.TrimSpace(s.mustKubectl("create", "token", "nobody", "-n", "e2e"))
+	ca := filepath.Join(s.dataDir, "server", "tls", "server-ca.crt")
+	out, err = s.kubectlAs(token, ca, "get", "secrets", "-n", "e2e")
+	if err == nil || !strings.Contains(err.Error(), "Forbidden") {
+		t.Errorf("get secrets with the ServiceAccount's token: %q, %v; want Forbidden", out, err)
+	}
+	if _, err := s.kubectlAs(token, ca, "auth", "whoami"); err != nil {
+		t.Errorf("the ServiceAccount's token does not authenticate: %v", err)
+	}
+}
+
+// kubectlAs runs kubectl with only a bearer token (no admin certificate).
+func (s *server) kubectlAs(token, ca string, args ...string) (string, error) {
+	base := []string{"--kubeconfig=/dev/null", "--server=https://127.0.0.1:6443", "--certificate-authority=" + ca, "--token=" + token}
+	cmd := s.ns.command(edgekBin, append(append([]string{"kubectl"}, base...), args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", err, out)
+	}
+	return string(out), nil
+}
+
+func checkObjects(t *testing.T, s *server) {
+	t.Helper()
+	checks := []struct{ args, want string }{
+		{"get ns e2e -o jsonpath={.status.phase}", "Active"},
+		{"get cm settings -n e2e -o jsonpath={.data.colour}", "blue"},
+		{"get secret credentials -n e2e -o jsonpath={.data.password}", "aHVudGVyMg=="},
+		{"get crd gadgets.e2e.edgek.io -o jsonpath={.spec.group}", "e2e.edgek.io"},
+		{"get gadget widget -n e2e -o jsonpath={.spec.size}", "42"},
+		{"get deploy web -n e2e -o jsonpath={.spec.replicas}", "2"},
+		{"get sa nobody -n e2e -o jsonpath={.metadata.name}", "nobody"},
+	}
+	for _, c := range checks {
+		out, err := s.kubectl(strings.Fields(c.args)...)
+		if err != nil || strings.TrimSpace(out) != c.want {
+			t.Errorf("after restart, kubectl %s = %q, %v; want %q", c.args, out, err, c.want)
+		}
+	}
+	waitPendingPods(t, s, 2)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+func redact(token string) string {
+	if i := strings.LastIndex(token, ":"); i >= 0 {
+		return token[:i+1] + "<redacted>"
+	}
+	return "<redacted>"
+}

@@ -1,0 +1,89 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// nodeIP is the address of the node inside each test network namespace.
+const nodeIP = "172.31.254.2"
+
+var nsCounter atomic.Int32
+
+// netns is a network namespace whose only way out is a bridge with no ports, so that no
+// packet of the cluster under test can leave this machine.
+type netns struct {
+	name string
+	path string
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// newNetns creates the namespace and removes it when the test ends.
+func newNetns(t *testing.T) *netns {
+	t.Helper()
+	n := &netns{name: fmt.Sprintf("edgek-e2e-%d-%d", os.Getpid(), nsCounter.Add(1))}
+	n.path = "/run/netns/" + n.name
+	run(t, "ip", "netns", "add", n.name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", n.name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v\n%s", n.name, err, out)
+		}
+	})
+	run(t, "ip", "-n", n.name, "link", "set", "lo", "up")
+	run(t, "ip", "-n", n.name, "link", "add", "edgek0", "type", "bridge")
+	run(t, "ip", "-n", n.name, "addr", "add", nodeIP+"/24", "dev", "edgek0")
+	run(t, "ip", "-n", n.name, "link", "set", "edgek0", "up")
+	run(t, "ip", "-n", n.name, "route", "add", "default", "dev", "edgek0")
+	return n
+}
+
+// command returns a command that runs inside the namespace. nsenter execs the program,
+// so the command's PID is the program's PID.
+func (n *netns) command(name string, args ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"--net=" + n.path, name}, args...)...)
+}
+
+// listen opens a TCP listener inside the namespace (for "port in use" tests).
+func (n *netns) listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	target, err := os.Open(n.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("setns: %v", err)
+	}
+	l, lerr := net.Listen("tcp", addr)
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		panic(fmt.Sprintf("cannot return to the host network namespace: %v", err))
+	}
+	if lerr != nil {
+		t.Fatalf("listen in %s: %v", n.name, lerr)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}

@@ -1,0 +1,211 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// server is one `edgek server` process under test.
+type server struct {
+	t       *testing.T
+	ns      *netns
+	dataDir string
+	args    []string
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	runs    int
+}
+
+// newServer prepares a server in its own data dir inside ns; start runs it.
+func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
+	t.Helper()
+	s := &server{t: t, ns: ns, dataDir: filepath.Join(t.TempDir(), "data")}
+	s.args = append([]string{"server",
+		"--data-dir", s.dataDir,
+		"--write-kubeconfig", s.kubeconfig(),
+		"--config", s.configFile(),
+		"--node-ip", nodeIP,
+	}, extraArgs...)
+	if err := os.MkdirAll(filepath.Dir(s.configFile()), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.configFile(), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.cleanup)
+	return s
+}
+
+func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "..", "kubeconfig.yaml") }
+func (s *server) configFile() string { return filepath.Join(s.dataDir, "..", "config.yaml") }
+
+// start launches edgek and waits until the apiserver answers /readyz.
+func (s *server) start() {
+	s.t.Helper()
+	s.runs++
+	s.logPath = filepath.Join(artifactsDir, fmt.Sprintf("%s-run%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.runs))
+	logf, err := os.Create(s.logPath)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd = s.ns.command(edgekBin, s.args...)
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		s.t.Fatalf("start edgek: %v", err)
+	}
+	s.exited = make(chan struct{})
+	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	s.waitReady(90 * time.Second)
+}
+
+func (s *server) waitReady(timeout time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("edgek exited before it was ready: %v\n%s", s.cmd.ProcessState, s.logTail(40))
+		default:
+		}
+		if log, _ := os.ReadFile(s.logPath); strings.Contains(string(log), `msg="edgek server is ready"`) {
+			if out, err := s.kubectl("get", "--raw", "/readyz"); err == nil && strings.TrimSpace(out) == "ok" {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("edgek not ready after %s\n%s", timeout, s.logTail(40))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+		s.t.Fatalf("edgek did not stop within 60s of SIGTERM\n%s", s.logTail(40))
+	}
+	if !s.cmd.ProcessState.Success() {
+		s.t.Errorf("edgek exited with %v after SIGTERM\n%s", s.cmd.ProcessState, s.logTail(20))
+	}
+	s.cmd = nil
+}
+
+// kill9 kills edgek without warning, as a power cut or OOM kill would.
+func (s *server) kill9() {
+	s.t.Helper()
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+func (s *server) cleanup() {
+	if s.cmd != nil {
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	if s.t.Failed() && s.logPath != "" {
+		s.t.Logf("edgek log (%s), last lines:\n%s", s.logPath, s.logTail(60))
+	}
+}
+
+func (s *server) logTail(n int) string {
+	data, _ := os.ReadFile(s.logPath)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// kubectl runs `edgek kubectl` against this server inside its namespace.
+func (s *server) kubectl(args ...string) (string, error) {
+	return s.kubectlIn("", args...)
+}
+
+// kubectlIn is kubectl with stdin.
+func (s *server) kubectlIn(stdin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	full := append([]string{"--net=" + s.ns.path, edgekBin, "kubectl", "--kubeconfig", s.kubeconfig()}, args...)
+	cmd := exec.CommandContext(ctx, "nsenter", full...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+func (s *server) mustKubectl(args ...string) string {
+	s.t.Helper()
+	out, err := s.kubectl(args...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+func (s *server) mustApply(manifest string) {
+	s.t.Helper()
+	if out, err := s.kubectlIn(manifest, "apply", "-f", "-"); err != nil {
+		s.t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// eventually polls cond until it returns nil or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not true after %s: %v", what, timeout, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// runEdgek runs the binary to completion inside ns (for bad-input tests).
+func runEdgek(ns *netns, timeout time.Duration, args ...string) (stderr string, code int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + ns.path, edgekBin}, args...)...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return buf.String(), ee.ExitCode(), nil
+	}
+	if err != nil {
+		return buf.String(), -1, err
+	}
+	return buf.String(), 0, nil
+}
