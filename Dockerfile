@@ -6,10 +6,15 @@
 # Build argument VERSION sets the reported version (default: git describe, if .git is present).
 
 FROM golang:1.26 AS build
+# runc, which edgek carries (pkg/data), is built with cgo against a static libseccomp.
+RUN apt-get update && apt-get install -y --no-install-recommends libseccomp-dev \
+	&& rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Modules first, so that editing the source does not download them again.
 COPY go.mod go.sum ./
 RUN go mod download
+COPY build/tools/go.mod build/tools/go.sum build/tools/
+RUN go -C build/tools mod download
 COPY . .
 ARG VERSION
 RUN CGO_ENABLED=0 make build ${VERSION:+VERSION=$VERSION} \

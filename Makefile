@@ -3,7 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 # One set of build flags for build, vet and test, so that they share the build cache
 # (a cold build of the Kubernetes components takes minutes).
-export GOFLAGS := -trimpath -buildvcs=false
+# Build tags leave out containerd snapshotters edgek does not use (devmapper, zfs, btrfs).
+export GOFLAGS := -trimpath -buildvcs=false -tags=no_devmapper,no_zfs,no_btrfs
 export CGO_ENABLED := 0
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
@@ -20,25 +21,39 @@ LDFLAGS := -s -w \
 	-X $(CG).gitTreeState=clean -X $(CG).buildDate=$(BUILD_DATE)
 # Unit tests: everything but the end-to-end suite (which needs root and builds nothing itself).
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/e2e)
+# What edgek carries as binaries (runc, CNI plugins, pause; see pkg/data), built from the separate
+# module in build/tools. The archive is generated and embedded, so build, vet and unit need it.
+DATA := pkg/data/assets/data.tar.zst
+DATA_INPUTS := scripts/build-data.sh $(shell find build/tools -type f 2>/dev/null)
+# A GOARCH other than the one the archive was built for forces a rebuild (which refuses a
+# non-native GOARCH for now).
+DATA_ARCH := $(shell $(GO) env GOARCH)
+DATA_FORCE := $(if $(filter $(DATA_ARCH),$(shell cat pkg/data/assets/data.goarch 2>/dev/null)),,FORCE)
 
-.PHONY: build run test unit e2e bench deps vet fmt clean
+.PHONY: build run test unit e2e bench deps vet fmt clean data FORCE
 
-build:
+build: $(DATA)
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/edgek ./cmd/edgek
 
 # A single-node server from a checkout (root; state in /var/lib/edgek).
 run: build
 	sudo ./bin/edgek server
 
+data: $(DATA)
+
+$(DATA): $(DATA_INPUTS) $(DATA_FORCE)
+	./scripts/build-data.sh
+
 deps:
 	./scripts/ci-deps.sh
 
-vet:
+vet: $(DATA)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
-	@test -z "$$(gofmt -l cmd pkg test)" || { gofmt -l cmd pkg test; echo "gofmt: files above need formatting"; exit 1; }
+	GOFLAGS=-mod=readonly $(GO) -C build/tools vet ./...
+	@test -z "$$(gofmt -l cmd pkg test build)" || { gofmt -l cmd pkg test build; echo "gofmt: files above need formatting"; exit 1; }
 
-unit:
+unit: $(DATA)
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 e2e: build
@@ -51,4 +66,4 @@ bench: build
 	./scripts/bench.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin build/out

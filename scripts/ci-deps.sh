@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Installs the host tools the test suite uses. Idempotent; needs root and Debian's apt.
+# Installs the host tools the build and the test suite use. Idempotent; needs root and Debian's apt.
 set -euo pipefail
 need=()
 command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
+# kube-proxy and flannel exec the host's iptables (edgek does not carry it).
+command -v iptables-restore >/dev/null || need+=(iptables)
+# scripts/build-data.sh builds a static runc with cgo against libseccomp.
+command -v gcc >/dev/null || need+=(gcc)
+for pkg in libc6-dev libseccomp-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
+done
 if ((${#need[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"

@@ -1,26 +1,56 @@
 // Command edgek is a lightweight Kubernetes distribution in one binary. Called by another
-// name (kubectl, ...) it acts as that program.
+// name (kubectl, ctr, containerd) it acts as that program.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 
+	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/cli"
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/containerdcmd"
 	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/killall"
+	"github.com/edgek-io/edgek/pkg/logging"
 	"github.com/edgek-io/edgek/pkg/server"
 )
 
+// containerdSocket is the socket of the containerd an edgek agent runs.
+var containerdSocket = (&config.Agent{}).ContainerdSocket()
+
 func main() {
-	if filepath.Base(os.Args[0]) == "kubectl" {
+	switch filepath.Base(os.Args[0]) {
+	case "kubectl":
 		os.Exit(k8s.Kubectl(os.Args[1:], config.DefaultKubeconfig))
+	case "ctr":
+		os.Exit(containerdcmd.Ctr(os.Args, containerdSocket))
+	case "containerd":
+		os.Exit(containerdcmd.Containerd(os.Args))
 	}
-	os.Exit(cli.Main(signalContext(), os.Args, cli.Runners{Server: server.Run, Kubectl: k8s.Kubectl}))
+	os.Exit(cli.Main(signalContext(), os.Args, cli.Runners{
+		Server:      server.Run,
+		Kubectl:     k8s.Kubectl,
+		Ctr:         func(args []string) int { return containerdcmd.Ctr(args, containerdSocket) },
+		CheckConfig: checkConfig,
+		Killall:     runKillall,
+	}))
+}
+
+func checkConfig(w io.Writer) bool {
+	r := checkconfig.Run(checkconfig.DefaultEnv())
+	r.Write(w)
+	return !r.Failed()
+}
+
+func runKillall(ctx context.Context, dataDir string, dryRun, debug bool) error {
+	log := logging.New(os.Stderr, debug)
+	return killall.Run(ctx, killall.Options{DataDir: dataDir, RunDir: config.RunDir, Log: log, DryRun: dryRun})
 }
 
 // signalContext is cancelled by the first SIGTERM or SIGINT; a second one exits at once.

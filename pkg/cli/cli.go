@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -19,13 +20,19 @@ import (
 // Runners are what the commands run once their configuration is built. They are passed
 // in by main so that this package (and its tests) do not link Kubernetes.
 type Runners struct {
-	Server  func(ctx context.Context, c *config.Server, log *slog.Logger) error
-	Kubectl func(args []string, defaultKubeconfig string) int
+	Server      func(ctx context.Context, c *config.Server, log *slog.Logger) error
+	Kubectl     func(args []string, defaultKubeconfig string) int
+	Ctr         func(args []string) int
+	CheckConfig func(w io.Writer) (ok bool)
+	Killall     func(ctx context.Context, dataDir string, dryRun, debug bool) error
 }
 
 // App returns the edgek command-line application. ctx is cancelled on SIGTERM/SIGINT.
 func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
-	commands := []*cli.Command{serverCommand(ctx, stderr, r), kubectlCommand(r)}
+	commands := []*cli.Command{
+		serverCommand(ctx, stderr, r), agentCommand(), kubectlCommand(r), ctrCommand(r),
+		checkConfigCommand(r), killallCommand(r),
+	}
 	known := map[string]bool{}
 	for _, c := range commands {
 		for _, f := range c.Flags {
@@ -34,7 +41,7 @@ func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	}
 	for _, c := range commands {
 		c.OnUsageError = usageError
-		if len(c.Flags) > 0 {
+		if slices.ContainsFunc(c.Flags, func(f cli.Flag) bool { return f == configFlag }) {
 			c.Before = func(cc *cli.Context) error { return applyConfigFile(cc, known) }
 		}
 	}

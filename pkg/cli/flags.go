@@ -37,7 +37,7 @@ var debugFlag = boolean("debug", "log at debug level")
 var dataDirFlag = str("data-dir", config.DefaultDataDir, "directory for all state", "EDGEK_DATA_DIR")
 
 func serverFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		configFlag,
 		debugFlag,
 		dataDirFlag,
@@ -62,5 +62,18 @@ func serverFlags() []cli.Flag {
 		str("write-kubeconfig", config.DefaultKubeconfig, "where to write the admin kubeconfig", "EDGEK_KUBECONFIG_OUTPUT"),
 		str("write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig (octal)", "EDGEK_KUBECONFIG_MODE"),
 		boolean("disable-agent", "run only the control plane"),
+	}, nodeFlags()...)
+}
+
+// nodeFlags are the agent flags that `edgek server` and `edgek agent` share.
+func nodeFlags() []cli.Flag {
+	return []cli.Flag{
+		str("flannel-backend", config.DefaultFlannelBackend, "pod network backend: vxlan, host-gw or none (bring your own CNI)"),
+		str("flannel-iface", "", "interface for pod traffic between nodes (default: the one holding the node IP)"),
+		strs("kubelet-arg", "extra kubelet flag as key=value (repeatable)"),
+		strs("kube-proxy-arg", "extra kube-proxy flag as key=value (repeatable)"),
+		strs("node-label", "label for this node as key=value (repeatable)"),
+		strs("node-taint", "taint for this node as key=value:Effect (repeatable)"),
+		str("resolv-conf", "", "resolv.conf that pods inherit (default: /etc/resolv.conf, or systemd-resolved's upstream list)"),
 	}
 }

@@ -51,6 +51,7 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		ExtraControllerManagerArgs: ctx.StringSlice("kube-controller-manager-arg"),
 		WriteKubeconfig:            ctx.String("write-kubeconfig"),
 		DisableAgent:               ctx.Bool("disable-agent"),
+		Node:                       nodeSettings(ctx),
 		Debug:                      ctx.Bool("debug"),
 		Datastore: config.Datastore{
 			Endpoint: ctx.String("datastore-endpoint"),
@@ -88,4 +89,16 @@ func fillDefaults(c *config.Server) error {
 		c.NodeIP = ip
 	}
 	return nil
+}
+
+func nodeSettings(ctx *cli.Context) config.NodeSettings {
+	return config.NodeSettings{
+		FlannelBackend:     ctx.String("flannel-backend"),
+		FlannelIface:       ctx.String("flannel-iface"),
+		ExtraKubeletArgs:   ctx.StringSlice("kubelet-arg"),
+		ExtraKubeProxyArgs: ctx.StringSlice("kube-proxy-arg"),
+		Labels:             ctx.StringSlice("node-label"),
+		Taints:             ctx.StringSlice("node-taint"),
+		ResolvConf:         ctx.String("resolv-conf"),
+	}
 }

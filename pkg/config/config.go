@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -67,8 +68,52 @@ type Server struct {
 	WriteKubeconfigMode os.FileMode
 	// DisableAgent runs only the control plane. Default false.
 	DisableAgent bool
+	// Node holds the settings of the agent a server runs.
+	Node NodeSettings
 	// Debug turns on debug logging. Default false.
 	Debug bool
+}
+
+// NodeSettings are the agent flags `edgek server` and `edgek agent` share.
+type NodeSettings struct {
+	// FlannelBackend is vxlan (default), host-gw or none.
+	FlannelBackend string
+	// FlannelIface is the interface flannel uses. Default: the one holding the node IP.
+	FlannelIface string
+	// ExtraKubeletArgs and ExtraKubeProxyArgs are "key=value" overrides.
+	ExtraKubeletArgs   []string
+	ExtraKubeProxyArgs []string
+	// Labels ("k=v") and Taints ("k=v:Effect") are set when the node registers.
+	Labels []string
+	Taints []string
+	// ResolvConf is the resolv.conf pods inherit. Default: detected from the host.
+	ResolvConf string
+}
+
+// Validate checks the node settings.
+func (n NodeSettings) Validate() error {
+	var errs []error
+	switch n.FlannelBackend {
+	case "vxlan", "host-gw", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--flannel-backend %q is not one of vxlan, host-gw, none", n.FlannelBackend))
+	}
+	for _, a := range append(append([]string{}, n.ExtraKubeletArgs...), n.ExtraKubeProxyArgs...) {
+		if err := ValidateExtraArg(a); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, t := range n.Taints {
+		if k, effect, ok := strings.Cut(t, ":"); !ok || k == "" || (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute") {
+			errs = append(errs, fmt.Errorf("--node-taint %q must look like key=value:NoSchedule (effects: NoSchedule, PreferNoSchedule, NoExecute)", t))
+		}
+	}
+	for _, l := range n.Labels {
+		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("--node-label %q must look like key=value", l))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Datastore selects where Kubernetes state lives.
@@ -106,6 +151,11 @@ func (c *Server) Validate() error {
 	}
 	if c.WriteKubeconfigMode&^0o777 != 0 {
 		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %o has bits outside 0777", c.WriteKubeconfigMode))
+	}
+	if !c.DisableAgent {
+		if err := c.Node.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := c.Datastore.validate(); err != nil {
 		errs = append(errs, err)

@@ -30,65 +30,42 @@ func LocalURL(c *config.Server) string {
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(c.HTTPSPort))
 }
 
-// component runs one upstream control-plane component.
-type component struct {
-	name    string
-	prepare func(ctx context.Context) (k8s.RunFunc, error)
-	health  func(ctx context.Context) error
-	task    *daemon.Task
-}
-
-func (c *component) Name() string { return c.name }
-
-func (c *component) Start(ctx context.Context, fail func(error)) error {
-	run, err := c.prepare(ctx)
-	if err != nil {
-		return err
-	}
-	c.task = daemon.Go(ctx, fail, run)
-	return nil
-}
-
-func (c *component) Ready(ctx context.Context) error { return c.health(ctx) }
-
-func (c *component) Stop() { c.task.Stop() }
-
 // NewAPIServer returns the kube-apiserver component. etcd is called at Start, once the
 // datastore runs.
 func NewAPIServer(c *config.Server, b *pki.Bundle, etcd func() config.EtcdEndpoints) daemon.Component {
-	return &component{
-		name: "kube-apiserver",
-		prepare: func(ctx context.Context) (k8s.RunFunc, error) {
+	return &daemon.Upstream{
+		ComponentName: "kube-apiserver",
+		Prepare: func(ctx context.Context) (func(context.Context) error, error) {
 			return k8s.PrepareAPIServer(ctx, args.APIServer(args.Inputs{Server: c, TLS: b, Etcd: etcd()}))
 		},
-		health: func(ctx context.Context) error {
-			return waitHealthy(ctx, LocalURL(c)+"/readyz", b.ServerCACert, &b.Admin)
+		Health: func(ctx context.Context) error {
+			return WaitHealthy(ctx, LocalURL(c)+"/readyz", b.ServerCACert, &b.Admin)
 		},
 	}
 }
 
 // NewScheduler returns the kube-scheduler component.
 func NewScheduler(c *config.Server, b *pki.Bundle) daemon.Component {
-	return &component{
-		name: "kube-scheduler",
-		prepare: func(context.Context) (k8s.RunFunc, error) {
+	return &daemon.Upstream{
+		ComponentName: "kube-scheduler",
+		Prepare: func(context.Context) (func(context.Context) error, error) {
 			return k8s.PrepareScheduler(args.Scheduler(args.Inputs{Server: c, TLS: b}))
 		},
-		health: func(ctx context.Context) error {
-			return waitHealthy(ctx, localHealthz(config.SchedulerSecurePort), "", nil)
+		Health: func(ctx context.Context) error {
+			return WaitHealthy(ctx, localHealthz(config.SchedulerSecurePort), "", nil)
 		},
 	}
 }
 
 // NewControllerManager returns the kube-controller-manager component.
 func NewControllerManager(c *config.Server, b *pki.Bundle) daemon.Component {
-	return &component{
-		name: "kube-controller-manager",
-		prepare: func(context.Context) (k8s.RunFunc, error) {
+	return &daemon.Upstream{
+		ComponentName: "kube-controller-manager",
+		Prepare: func(context.Context) (func(context.Context) error, error) {
 			return k8s.PrepareControllerManager(args.ControllerManager(args.Inputs{Server: c, TLS: b}))
 		},
-		health: func(ctx context.Context) error {
-			return waitHealthy(ctx, localHealthz(config.ControllerManagerPort), "", nil)
+		Health: func(ctx context.Context) error {
+			return WaitHealthy(ctx, localHealthz(config.ControllerManagerPort), "", nil)
 		},
 	}
 }
@@ -97,10 +74,10 @@ func localHealthz(port int) string {
 	return "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) + "/healthz"
 }
 
-// waitHealthy polls url until it answers 200. With caFile the server is verified and the
-// client presents cert; without, the server's self-signed certificate is accepted (the
-// scheduler's and controller-manager's health endpoints on loopback carry no data).
-func waitHealthy(ctx context.Context, url, caFile string, cert *pki.CertPair) error {
+// WaitHealthy polls url until it answers 200. With caFile the server is verified and the
+// client presents cert; without, the server's self-signed certificate is accepted (local
+// health endpoints carry no data). Plain http:// URLs work too.
+func WaitHealthy(ctx context.Context, url, caFile string, cert *pki.CertPair) error {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile == "" {
 		tlsConf.InsecureSkipVerify = true

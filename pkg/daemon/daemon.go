@@ -26,6 +26,9 @@ type Component interface {
 // StopTimeout bounds how long one component may take to stop.
 const StopTimeout = 10 * time.Second
 
+// ReadyTimeout bounds how long start-up waits for one component to be ready.
+const ReadyTimeout = 5 * time.Minute
+
 // Run starts comps in order, each once the previous one is ready, calls onReady when all
 // are, then waits until ctx ends or a component fails. It returns the failure, or nil after
 // a requested shutdown.
@@ -46,7 +49,10 @@ func Run(ctx context.Context, log *slog.Logger, onReady func() error, comps ...C
 			return fmt.Errorf("start %s: %w", name, err)
 		}
 		started = append(started, c)
-		if err := c.Ready(ctx); err != nil {
+		rctx, rcancel := context.WithTimeout(ctx, ReadyTimeout)
+		err := c.Ready(rctx)
+		rcancel()
+		if err != nil {
 			if f := failed(ctx); f != nil {
 				return f
 			}
@@ -54,7 +60,7 @@ func Run(ctx context.Context, log *slog.Logger, onReady func() error, comps ...C
 				log.Info("shutting down during start-up", "reason", context.Cause(ctx))
 				return nil
 			}
-			return fmt.Errorf("wait for %s: %w", name, err)
+			return fmt.Errorf("%s not ready after %s: %w", name, time.Since(t0).Round(time.Second), err)
 		}
 		log.Info("component ready", "component", name, "seconds", time.Since(t0).Seconds())
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/k3s-io/kine/pkg/server"
 	"github.com/k3s-io/kine/pkg/tls"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/edgek-io/edgek/pkg/config"
 )
@@ -184,7 +185,12 @@ func (k *Kine) serve(ctx context.Context, backend server.Backend) error {
 		lis.Close()
 		return fmt.Errorf("restrict datastore socket: %w", err)
 	}
-	srv := grpc.NewServer(grpc.MaxRecvMsgSize(2*1024*1024), grpc.MaxSendMsgSize(math.MaxInt32))
+	// The apiserver's etcd client pings every 30s: allow it (gRPC's default policy answers
+	// pings more often than every 5 minutes with GOAWAY "too_many_pings").
+	srv := grpc.NewServer(
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
+		grpc.MaxRecvMsgSize(2*1024*1024), grpc.MaxSendMsgSize(math.MaxInt32))
 	server.New(backend, "unix", notifyInterval, emulatedEtcdVersion).Register(srv)
 	k.wg.Add(2)
 	go func() {

@@ -16,7 +16,7 @@ import (
 )
 
 // RunFunc runs a prepared component until ctx is cancelled or it fails.
-type RunFunc func(ctx context.Context) error
+type RunFunc = func(ctx context.Context) error
 
 // parse applies command-line arguments to a component's named flag sets.
 func parse(name string, nfs cliflag.NamedFlagSets, args []string) error {

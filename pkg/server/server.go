@@ -9,10 +9,12 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/edgek-io/edgek/pkg/agent"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/datastore"
+	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
@@ -34,21 +36,31 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	if err := writeComponentKubeconfigs(c, bundle); err != nil {
 		return err
 	}
-	if !c.DisableAgent {
-		log.Warn("the agent (kubelet, containerd, flannel) is not part of this build yet; running the control plane only")
-	}
-
 	kine := datastore.New(c, log.With("component", "datastore"))
 	comps := []daemon.Component{
 		kine,
 		control.NewAPIServer(c, bundle, kine.Endpoints),
+		&daemon.Step{StepName: "bootstrap", Do: func(ctx context.Context) error {
+			if err := k8s.BootstrapRBAC(ctx, c.Kubeconfig("admin")); err != nil {
+				return err
+			}
+			if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
+				return fmt.Errorf("write admin kubeconfig: %w", err)
+			}
+			log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
+			return nil
+		}},
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
 	}
-	onReady := func() error {
-		if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
-			return fmt.Errorf("write admin kubeconfig: %w", err)
+	if !c.DisableAgent {
+		node, err := agent.Components(agent.Options{Agent: c.Agent(control.LocalURL(c)), ServerTLS: bundle, Log: log})
+		if err != nil {
+			return err
 		}
+		comps = append(comps, node...)
+	}
+	onReady := func() error {
 		log.Info("edgek server is ready", "kubeconfig", c.WriteKubeconfig, "token", c.TokenFile())
 		return nil
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,11 +33,17 @@ type server struct {
 func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
 	t.Helper()
 	s := &server{t: t, ns: ns, dataDir: filepath.Join(t.TempDir(), "data")}
+	// Pods inherit a resolver that does not exist: nothing may reach the host's resolver.
+	resolv := filepath.Join(filepath.Dir(s.dataDir), "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 172.31.254.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	s.args = append([]string{"server",
 		"--data-dir", s.dataDir,
 		"--write-kubeconfig", s.kubeconfig(),
 		"--config", s.configFile(),
 		"--node-ip", nodeIP,
+		"--resolv-conf", resolv,
 	}, extraArgs...)
 	if err := os.MkdirAll(filepath.Dir(s.configFile()), 0o755); err != nil {
 		t.Fatal(err)
@@ -124,6 +131,14 @@ func (s *server) cleanup() {
 	if s.cmd != nil {
 		s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if !slices.Contains(s.args, "--disable-agent") {
+		// Containers and shims outlive edgek by design; killall (inside the namespace, where
+		// the links and iptables rules are) removes them and their mounts.
+		out, err := s.ns.command(edgekBin, "killall", "--data-dir", s.dataDir).CombinedOutput()
+		if err != nil {
+			s.t.Errorf("edgek killall: %v\n%s", err, out)
+		}
 	}
 	if s.t.Failed() && s.logPath != "" {
 		s.t.Logf("edgek log (%s), last lines:\n%s", s.logPath, s.logTail(60))

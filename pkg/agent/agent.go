@@ -1,0 +1,182 @@
+// Package agent assembles the node side of edgek: containerd (a supervised child process),
+// image import, the kubelet, flannel and kube-proxy, as daemon components in start order.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/edgek-io/edgek/pkg/agent/containerd"
+	"github.com/edgek-io/edgek/pkg/agent/flannel"
+	"github.com/edgek-io/edgek/pkg/agent/kubelet"
+	"github.com/edgek-io/edgek/pkg/agent/kubeproxy"
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/control"
+	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/data"
+	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/pki"
+)
+
+// Options is what an agent needs besides its configuration.
+type Options struct {
+	Agent *config.Agent
+	// ServerTLS is the server's PKI when the agent runs inside the server process: the
+	// node's certificates are issued from it directly.
+	ServerTLS *pki.Bundle
+	Log       *slog.Logger
+}
+
+// Components prepares the node (binaries, certificates, configuration files) and returns
+// its components in start order.
+func Components(o Options) ([]daemon.Component, error) {
+	a := o.Agent
+	if _, err := exec.LookPath("iptables-restore"); err != nil {
+		return nil, fmt.Errorf("iptables not found: kube-proxy and flannel need the host's iptables; install it (Debian/Ubuntu: apt-get install iptables, Alpine: apk add iptables) or run edgek check-config")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the edgek binary: %w", err)
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return nil, fmt.Errorf("find the edgek binary: %w", err)
+	}
+	binDir, err := layoutBin(a)
+	if err != nil {
+		return nil, err
+	}
+	tls, err := nodeCerts(o)
+	if err != nil {
+		return nil, err
+	}
+	v1 := cgroupV1("/sys")
+	if v1 {
+		o.Log.Warn("cgroup v1 host: running the kubelet with failCgroupV1=false (Kubernetes >= 1.35 refuses cgroup v1 otherwise); consider booting with systemd.unified_cgroup_hierarchy=1")
+	}
+	driver := cgroupDriver(v1)
+	host := kubelet.Host{CgroupDriver: driver, CgroupV1: v1, ResolvConf: resolvConf(a.ResolvConf)}
+	if err := os.MkdirAll(a.StaticPodDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", a.StaticPodDir(), err)
+	}
+	if err := writeFile(a.KubeletConfigFile(), kubelet.Config(a, tls, host), 0o600); err != nil {
+		return nil, fmt.Errorf("write kubelet config: %w", err)
+	}
+	restrict := containerd.LacksCapSysResource("/proc/self/status")
+	if restrict {
+		o.Log.Info("no CAP_SYS_RESOURCE: containerd restricts containers' oom_score_adj (LXC, rootless or restricted VM)")
+	}
+	kubeletLog := o.Log.With("component", "kubelet")
+	return []daemon.Component{
+		containerd.New(a, containerd.Host{BinDir: binDir, SystemdCgroup: driver == "systemd", RestrictOOMScoreAdj: restrict}, exe, o.Log.With("component", "containerd")),
+		&imageComponent{agent: a, binDir: binDir, log: o.Log.With("component", "images")},
+		&daemon.Upstream{
+			ComponentName: "kubelet",
+			Prepare: func(ctx context.Context) (func(context.Context) error, error) {
+				kubeletLog.Debug("kubelet arguments", "args", kubelet.Args(a))
+				return k8s.PrepareKubelet(ctx, a.KubeletConfigFile(), kubelet.Args(a))
+			},
+			Health: func(ctx context.Context) error {
+				return control.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)
+			},
+		},
+		flannel.New(flannel.Options{
+			Kubeconfig:  a.Kubeconfig("kubelet"),
+			NodeName:    a.NodeName,
+			NodeIP:      a.NodeIP,
+			Iface:       a.FlannelIface,
+			Backend:     a.FlannelBackend,
+			ClusterCIDR: a.ClusterCIDR,
+			SubnetFile:  a.FlannelSubnetFile(),
+			CNIConfDir:  a.CNIConfDir(),
+			RunDir:      filepath.Dir(a.FlannelSubnetFile()),
+			Log:         o.Log.With("component", "flannel"),
+		}),
+		&daemon.Upstream{
+			ComponentName: "kube-proxy",
+			Prepare: func(context.Context) (func(context.Context) error, error) {
+				return k8s.PrepareKubeProxy(kubeproxy.Args(a))
+			},
+			Health: func(ctx context.Context) error {
+				return control.WaitHealthy(ctx, "http://127.0.0.1:10256/healthz", "", nil)
+			},
+		},
+	}, nil
+}
+
+// layoutBin extracts the binaries edgek carries (runc, the runc shim, CNI plugins, pause) and
+// links them into <data-dir>/agent/bin. containerd and the shims use that
+// stable path, so an upgrade that replaces the extracted version does not break running
+// shims.
+func layoutBin(a *config.Agent) (string, error) {
+	extracted, err := data.Extract(a.DataDir)
+	if err != nil {
+		return "", fmt.Errorf("extract carried binaries: %w", err)
+	}
+	bin := filepath.Join(a.AgentDir(), "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", bin, err)
+	}
+	links := map[string]string{}
+	for _, n := range data.Names() {
+		links[n] = filepath.Join(extracted, n)
+	}
+	for name, target := range links {
+		if err := symlink(target, filepath.Join(bin, name)); err != nil {
+			return "", err
+		}
+	}
+	return bin, nil
+}
+
+// symlink makes link point at target, replacing what was there atomically.
+func symlink(target, link string) error {
+	if cur, err := os.Readlink(link); err == nil && cur == target {
+		return nil
+	}
+	tmp := link + ".tmp"
+	os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", link, err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		return fmt.Errorf("link %s: %w", link, err)
+	}
+	return nil
+}
+
+// nodeCerts issues the node's certificates and writes its kubeconfigs.
+func nodeCerts(o Options) (*pki.NodeBundle, error) {
+	a := o.Agent
+	if o.ServerTLS == nil {
+		return nil, fmt.Errorf("joining a remote server is not supported yet: run the agent inside edgek server")
+	}
+	host, _ := os.Hostname()
+	tls, err := pki.EnsureNode(pki.NodeOptions{
+		Dir: a.TLSDir(), Server: o.ServerTLS, NodeName: a.NodeName,
+		SANs: []string{a.NodeName, host, a.NodeIP.String(), "localhost", "127.0.0.1"},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("node certificates: %w", err)
+	}
+	for name, pair := range map[string]pki.CertPair{"kubelet": tls.Kubelet, "kube-proxy": tls.KubeProxy} {
+		if err := pki.WriteKubeconfig(a.Kubeconfig(name), a.ServerURL, tls.ServerCACert, pair, 0o600); err != nil {
+			return nil, fmt.Errorf("write %s kubeconfig: %w", name, err)
+		}
+	}
+	return tls, nil
+}
+
+func writeFile(path, content string, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,49 @@
+package containerd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgek-io/edgek/pkg/config"
+)
+
+func TestConfig(t *testing.T) {
+	a := &config.Agent{DataDir: "/var/lib/edgek", PauseImage: "docker.io/edgek/pause:3.10"}
+	got := Config(a, Host{BinDir: "/var/lib/edgek/data/abc/bin", RestrictOOMScoreAdj: true})
+	for _, want := range []string{
+		"version = 3",
+		`root = "/var/lib/edgek/agent/containerd"`,
+		`address = "/run/edgek/containerd/containerd.sock"`,
+		`sandbox = "docker.io/edgek/pause:3.10"`,
+		`restrict_oom_score_adj = true`,
+		`bin_dirs = ["/var/lib/edgek/data/abc/bin"]`,
+		`conf_dir = "/var/lib/edgek/agent/etc/cni/net.d"`,
+		`BinaryName = "/var/lib/edgek/data/abc/bin/runc"`,
+		`SystemdCgroup = false`,
+		`config_path = "/var/lib/edgek/agent/etc/containerd/certs.d"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestLacksCapSysResource(t *testing.T) {
+	tests := []struct {
+		capEff string
+		want   bool
+	}{
+		{"000001ffffffffff", false},
+		{"000001fffeffffff", true}, // seen on the CI VM: CAP_SYS_RESOURCE (bit 24) dropped
+		{"0000000000000000", true},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(t.TempDir(), "status")
+		os.WriteFile(p, []byte("Name:\tedgek\nCapPrm:\t000001ffffffffff\nCapEff:\t"+tt.capEff+"\n"), 0o644)
+		if got := LacksCapSysResource(p); got != tt.want {
+			t.Errorf("CapEff %s: got %v, want %v", tt.capEff, got, tt.want)
+		}
+	}
+}

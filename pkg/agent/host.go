@@ -1,0 +1,69 @@
+package agent
+
+import (
+	"bufio"
+	"net/netip"
+	"os"
+	"strings"
+)
+
+// cgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid).
+func cgroupV1(sysRoot string) bool {
+	_, err := os.Stat(sysRoot + "/fs/cgroup/cgroup.controllers")
+	return err != nil
+}
+
+// cgroupDriver follows the host: systemd manages cgroups only where it is init and cgroups
+// are unified; everywhere else the kubelet and runc manage them directly.
+func cgroupDriver(v1 bool) string {
+	if _, err := os.Stat("/run/systemd/system"); err == nil && !v1 {
+		return "systemd"
+	}
+	return "cgroupfs"
+}
+
+// resolvConf picks the resolv.conf pods inherit: the given one, else /etc/resolv.conf unless
+// it only names loopback resolvers (systemd-resolved's stub, unusable from a pod), in which
+// case systemd-resolved's upstream list. "" when there is none.
+func resolvConf(given string) string {
+	if given != "" {
+		return given
+	}
+	const etc, resolved = "/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"
+	if servers, err := nameservers(etc); err == nil {
+		for _, s := range servers {
+			if !s.IsLoopback() {
+				return etc
+			}
+		}
+		if _, err := os.Stat(resolved); err == nil {
+			return resolved
+		}
+		if len(servers) == 0 {
+			return etc
+		}
+	}
+	if _, err := os.Stat(resolved); err == nil {
+		return resolved
+	}
+	return ""
+}
+
+func nameservers(path string) ([]netip.Addr, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []netip.Addr
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) >= 2 && fields[0] == "nameserver" {
+			if ip, err := netip.ParseAddr(fields[1]); err == nil {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out, s.Err()
+}

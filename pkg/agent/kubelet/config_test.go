@@ -1,0 +1,69 @@
+package kubelet
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/pki"
+)
+
+func agent() *config.Agent {
+	return &config.Agent{
+		DataDir: "/var/lib/edgek", NodeName: "pi-1", NodeIP: netip.MustParseAddr("192.168.1.20"),
+		ClusterDNS: netip.MustParseAddr("10.43.0.10"), ClusterDomain: "cluster.local",
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tls := &pki.NodeBundle{ClientCACert: "/tls/client-ca.crt", KubeletServing: pki.CertPair{Cert: "/tls/k.crt", Key: "/tls/k.key"}}
+	tests := []struct {
+		name string
+		host Host
+		want []string
+	}{
+		{"cgroup v1 host", Host{CgroupDriver: "cgroupfs", CgroupV1: true, ResolvConf: "/etc/resolv.conf"},
+			[]string{"failCgroupV1: false", "cgroupDriver: cgroupfs", `resolvConf: "/etc/resolv.conf"`}},
+		{"cgroup v2 systemd host", Host{CgroupDriver: "systemd"}, []string{"failCgroupV1: true", "cgroupDriver: systemd"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Config(agent(), tls, tt.host)
+			for _, w := range append(tt.want,
+				`clusterDNS: ["10.43.0.10"]`,
+				`containerRuntimeEndpoint: "unix:///run/edgek/containerd/containerd.sock"`,
+				`clientCAFile: "/tls/client-ca.crt"`,
+				"anonymous: {enabled: false}",
+				"readOnlyPort: 0",
+				`tlsCertFile: "/tls/k.crt"`,
+				`staticPodPath: "/var/lib/edgek/agent/pod-manifests"`,
+			) {
+				if !strings.Contains(got, w) {
+					t.Errorf("config lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
+
+func TestArgs(t *testing.T) {
+	a := agent()
+	a.NodeLabels = []string{"tier=edge", "zone=a"}
+	a.NodeTaints = []string{"edge=true:NoSchedule"}
+	a.ExtraKubeletArgs = []string{"max-pods=50", "root-dir=/var/lib/kubelet"}
+	got := Args(a)
+	for _, w := range []string{
+		"--hostname-override=pi-1", "--node-ip=192.168.1.20", "--node-labels=tier=edge,zone=a",
+		"--register-with-taints=edge=true:NoSchedule", "--max-pods=50", "--root-dir=/var/lib/kubelet",
+		"--kubeconfig=/var/lib/edgek/agent/kubelet.kubeconfig", "--config=/var/lib/edgek/agent/etc/kubelet.yaml",
+	} {
+		if !slices.Contains(got, w) {
+			t.Errorf("args %q lack %q", got, w)
+		}
+	}
+	if slices.Contains(got, "--root-dir=/var/lib/edgek/agent/kubelet") {
+		t.Errorf("--kubelet-arg root-dir did not replace the default: %q", got)
+	}
+}

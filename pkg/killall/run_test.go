@@ -1,0 +1,173 @@
+package killall
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// nodeHost is a fake host with edgek's processes, mounts, netns, links and rules.
+func nodeHost(t *testing.T) *fakeHost {
+	h := newFakeHost(t)
+	for _, p := range hostProcs(h) {
+		writeProc(t, h.proc, p)
+	}
+	h.writeMountinfo(t, mountinfoSample)
+	for _, name := range []string{"cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc", "myns"} {
+		if err := os.WriteFile(filepath.Join(h.netns, name), nil, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.links = []link{
+		{Name: "lo", Type: "device", Index: 1},
+		{Name: "eth0", Type: "device", Index: 2},
+		{Name: "cni0", Type: "bridge", Index: 5},
+		{Name: "veth1a2b", Type: "veth", Index: 6, Master: 5},
+		{Name: "flannel.1", Type: "vxlan", Index: 9},
+	}
+	for _, p := range []string{"iptables", "iptables-save", "iptables-restore", "nft", "systemctl"} {
+		h.programs[p] = true
+	}
+	h.outputs["iptables-save"] = iptablesSample
+	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
+	return h
+}
+
+func TestRun(t *testing.T) {
+	h := nodeHost(t)
+	h.stubborn[620] = true // nginx ignores SIGTERM
+	if err := Run(t.Context(), h.options(300, false)); err != nil {
+		t.Fatalf("Run: %v\n%s", err, h.log.String())
+	}
+	want := []string{
+		"run systemctl stop edgek.service",
+		"kill 500 terminated", "kill 900 terminated", "kill 910 terminated",
+		"kill 610 terminated", "kill 621 terminated", "kill 620 terminated", "kill 651 terminated",
+		"kill 620 killed",
+		"kill 600 terminated", "kill 650 terminated",
+		"kill 510 terminated", "kill 920 terminated",
+	}
+	for _, m := range wantUnmounts {
+		want = append(want, "unmount "+h.rel(h.sub(m)))
+	}
+	want = append(want,
+		"remove "+h.rel(h.netns)+"/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc",
+		"removeall "+h.rel(h.run)+"/containerd",
+		"dellink veth1a2b", "dellink cni0", "dellink flannel.1",
+		"run iptables-save", "run iptables-restore",
+		"run nft list tables", "run nft delete table ip kube-proxy", "run nft delete table ip6 flannel-ipv6",
+	)
+	if !slices.Equal(h.actions, want) {
+		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(h.actions, "\n"), strings.Join(want, "\n"))
+	}
+	if got := h.stdin["iptables-restore"]; got != iptablesWant {
+		t.Errorf("iptables-restore got\n%s", got)
+	}
+	// What is not edgek's is still there.
+	for _, pid := range []int{1, 100, 200, 300, 700, 710, 711, 800, 810, 820} {
+		if _, err := os.Stat(filepath.Join(h.proc, strconv.Itoa(pid))); err != nil {
+			t.Errorf("pid %d was killed", pid)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.netns, "myns")); err != nil {
+		t.Error("netns myns removed")
+	}
+	if _, err := os.Stat(filepath.Join(h.run, "containerd")); !os.IsNotExist(err) {
+		t.Error("run dir containerd not removed")
+	}
+	if _, err := os.Stat(h.data); err != nil {
+		t.Error("data dir removed")
+	}
+}
+
+func TestRunDry(t *testing.T) {
+	h := nodeHost(t)
+	if err := Run(t.Context(), h.options(300, true)); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Only reads.
+	want := []string{"run iptables-save", "run nft list tables"}
+	if !slices.Equal(h.actions, want) {
+		t.Errorf("dry run acted:\n%s", strings.Join(h.actions, "\n"))
+	}
+	log := h.log.String()
+	for _, s := range []string{
+		`msg="would stop systemd service" dry-run=true unit=edgek.service`,
+		`msg="would stop edgek" dry-run=true pid=500`,
+		`msg="would stop containerd shim" dry-run=true pid=650`,
+		`msg="would stop container process" dry-run=true pid=621`,
+		`msg="would unmount" dry-run=true path=` + h.sub("{run}/containerd/io.containerd.runtime.v2.task/k8s.io/3f2a/rootfs"),
+		`msg="would remove" dry-run=true path=` + h.run + "/containerd",
+		`msg="would delete link" dry-run=true link=cni0`,
+		`msg="would remove edgek rules" dry-run=true command=iptables lines=69`,
+		`msg="would delete nftables table" dry-run=true family=ip table=kube-proxy`,
+		`msg="ip6tables-save is not installed: skipping ip6tables"`,
+	} {
+		if !strings.Contains(log, s) {
+			t.Errorf("log lacks %s", s)
+		}
+	}
+	if t.Failed() {
+		t.Log(log)
+	}
+}
+
+// TestRunKeepsGoing: a failure is reported and the later steps still run.
+func TestRunKeepsGoing(t *testing.T) {
+	h := nodeHost(t)
+	// A mount killall cannot remove keeps <run-dir>/containerd from being deleted.
+	h.writeMountinfo(t, mountinfoSample+"130 25 0:70 / {run}/containerd/stuck rw - tmpfs tmpfs rw\n")
+	failing := &failingUnmount{fakeHost: h, path: h.sub("{run}/containerd/stuck")}
+	o := h.options(300, false)
+	o.sys = failing
+	err := Run(t.Context(), o)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, s := range []string{"unmount " + h.sub("{run}/containerd/stuck"), "not removing " + h.run + "/containerd"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+	if !slices.Contains(h.actions, "run iptables-restore") || slices.Contains(h.actions, "removeall "+h.rel(h.run)+"/containerd") {
+		t.Errorf("actions:\n%s", strings.Join(h.actions, "\n"))
+	}
+}
+
+type failingUnmount struct {
+	*fakeHost
+	path string
+}
+
+func (f *failingUnmount) Unmount(path string) error {
+	if path == f.path {
+		f.record("unmount %s (fails)", f.rel(path))
+		return os.ErrPermission
+	}
+	return f.fakeHost.Unmount(path)
+}
+
+func TestNewRunRefusesRealSystemWithFakeProc(t *testing.T) {
+	if _, err := newRun(Options{procRoot: t.TempDir()}); err == nil {
+		t.Error("a fake proc root with the real system was accepted")
+	}
+}
+
+func TestNewRunRefusesSharedRunDir(t *testing.T) {
+	h := newFakeHost(t)
+	for _, dir := range []string{"/", "/run", "/var/run", "/tmp", "/run/containerd"} {
+		o := h.options(1, true)
+		o.RunDir = dir
+		if _, err := newRun(o); err == nil {
+			t.Errorf("run dir %s accepted", dir)
+		}
+	}
+	o := h.options(1, true)
+	o.RunDir = ""
+	if r, err := newRun(o); err != nil || r.RunDir != "/run/edgek" {
+		t.Errorf("default run dir: %v", err)
+	}
+}

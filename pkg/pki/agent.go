@@ -1,0 +1,73 @@
+package pki
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// NodeOptions describes the certificates of one node, issued by a server's CAs.
+type NodeOptions struct {
+	// Dir holds the node's files, e.g. <data-dir>/agent/tls. Created 0700.
+	Dir string
+	// Server is the server's bundle whose CAs sign the node's certificates.
+	Server *Bundle
+	// NodeName is the node's name: the kubelet's client identity is system:node:<NodeName>.
+	NodeName string
+	// SANs are the kubelet serving certificate's names and IPs (node name, node IP...).
+	SANs []string
+	// Now returns the current time. Default (nil): time.Now.
+	Now func() time.Time
+}
+
+// NodeBundle holds the paths of a node's certificates.
+type NodeBundle struct {
+	// ServerCACert verifies the apiserver; ClientCACert verifies clients of the kubelet.
+	ServerCACert, ClientCACert string
+	Kubelet                    CertPair // client: CN=system:node:<name>, O=system:nodes
+	KubeletServing             CertPair // serving cert of the kubelet's API (logs, exec)
+	KubeProxy                  CertPair // client: CN=system:kube-proxy
+}
+
+// EnsureNode creates or renews a node's certificates with the server's CAs, under the same
+// rules as Ensure. It is used where the agent runs inside the server process.
+func EnsureNode(opts NodeOptions) (*NodeBundle, error) {
+	if opts.Dir == "" || opts.Server == nil || opts.NodeName == "" {
+		return nil, fmt.Errorf("node pki options: Dir, Server and NodeName must be set")
+	}
+	now := time.Now()
+	if opts.Now != nil {
+		now = opts.Now()
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve node pki dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create node pki dir: %w", err)
+	}
+	serverCA, err := loadCA(opts.Server.ServerCACert, opts.Server.ServerCAKey)
+	if err != nil {
+		return nil, err
+	}
+	clientCA, err := loadCA(opts.Server.ClientCACert, opts.Server.ClientCAKey)
+	if err != nil {
+		return nil, err
+	}
+	dns, ips := splitSANs(opts.SANs)
+	b := &NodeBundle{ServerCACert: opts.Server.ServerCACert, ClientCACert: opts.Server.ClientCACert}
+	for _, l := range []struct {
+		spec leafSpec
+		out  *CertPair
+	}{
+		{leafSpec{name: "client-kubelet", ca: clientCA, cn: "system:node:" + opts.NodeName, orgs: []string{"system:nodes"}}, &b.Kubelet},
+		{leafSpec{name: "serving-kubelet", ca: serverCA, cn: opts.NodeName, server: true, dns: dns, ips: ips}, &b.KubeletServing},
+		{leafSpec{name: "client-kube-proxy", ca: clientCA, cn: "system:kube-proxy"}, &b.KubeProxy},
+	} {
+		if *l.out, err = ensureLeaf(dir, l.spec, now); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}

@@ -1,0 +1,222 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgek-io/edgek/pkg/oci"
+)
+
+const webImage = "docker.io/e2e/web:1"
+
+const webManifest = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: ` + webImage + `
+        imagePullPolicy: Never
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-nodeport, namespace: default}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080, nodePort: 30080}]
+`
+
+// TestNode runs a full single-node cluster offline: an image imported from a tarball in the
+// images dir, pods on the flannel network, Services through kube-proxy, logs/exec/
+// port-forward through the kubelet, and containers that survive an edgek restart.
+func TestNode(t *testing.T) {
+	ns := newNetns(t)
+	s := newServer(t, ns)
+	s.start()
+	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+
+	webBin := buildWebserver(t)
+	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
+	s.mustApply(webManifest)
+	pods := waitWebPods(t, s, 2)
+
+	podIPs := s.mustKubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}")
+	ips := strings.Fields(podIPs)
+	if len(ips) != 2 {
+		t.Fatalf("pod IPs %q", podIPs)
+	}
+	clusterIP := strings.TrimSpace(s.mustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"))
+
+	// Pod to pod over pod IPs, and pod to ClusterIP.
+	for _, target := range []string{"http://" + ips[1] + ":8080/", "http://" + clusterIP + "/"} {
+		out := s.mustKubectl("exec", pods[0], "--", "/webserver", "get", target)
+		if !strings.HasPrefix(out, "web-") {
+			t.Errorf("from pod %s, GET %s = %q", pods[0], target, out)
+		}
+	}
+	// ClusterIP from the node's own namespace, and the NodePort at the node IP.
+	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
+		if out, err := ns.command(webBin, "get", target).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "web-") {
+			t.Errorf("from the node, GET %s = %q, %v", target, out, err)
+		}
+	}
+	if out := s.mustKubectl("logs", pods[0]); !strings.Contains(out, "listening on :8080") {
+		t.Errorf("kubectl logs %s = %q", pods[0], out)
+	}
+	checkPortForward(t, s, pods[0], webBin)
+
+	checkRestartKeepsContainers(t, s, ips[0], webBin)
+
+	s.mustKubectl("delete", "pod", pods[0], "--wait=false")
+	eventually(t, 90*time.Second, "deleted pod replaced", func() error {
+		now := runningWebPods(s)
+		if len(now) != 2 || slices.Contains(now, pods[0]) {
+			return fmt.Errorf("running web pods: %v", now)
+		}
+		return nil
+	})
+	s.stop()
+}
+
+// buildWebserver builds the test workload as a static binary.
+func buildWebserver(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "webserver")
+	cmd := exec.Command("go", "build", "-o", bin, "./webserver")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build webserver: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// dropImage writes a one-layer image holding the webserver into the air-gap images dir.
+func dropImage(t *testing.T, dir, webBin string) {
+	t.Helper()
+	data, err := os.ReadFile(webBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err = oci.WriteArchive(&buf, oci.Image{
+		Ref: webImage, Entrypoint: []string{"/webserver"}, ExposedPorts: []string{"8080/tcp"},
+		Files: []oci.File{{Path: "/webserver", Mode: 0o755, Data: data}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Written under a temporary name and renamed, as a user's copy would finish.
+	tmp := filepath.Join(dir, ".web.tar.partial")
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "web.tar")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runningWebPods lists the web pods that run and are not being deleted.
+func runningWebPods(s *server) []string {
+	out, err := s.kubectl("get", "pods", "-l", "app=web", "-o",
+		`jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.metadata.deletionTimestamp}{"\n"}{end}`)
+	if err != nil {
+		return nil
+	}
+	var pods []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[1] == "Running" {
+			pods = append(pods, f[0])
+		}
+	}
+	return pods
+}
+
+func waitWebPods(t *testing.T, s *server, n int) []string {
+	t.Helper()
+	var pods []string
+	eventually(t, 120*time.Second, fmt.Sprintf("%d web pods Ready", n), func() error {
+		out, err := s.kubectl("get", "pods", "-l", "app=web", "-o",
+			`jsonpath={range .items[*]}{.metadata.name} {.status.containerStatuses[0].ready}{"\n"}{end}`)
+		if err != nil {
+			return err
+		}
+		pods = nil
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[1] == "true" {
+				pods = append(pods, f[0])
+			}
+		}
+		if len(pods) != n {
+			desc, _ := s.kubectl("get", "pods", "-o", "wide")
+			return fmt.Errorf("ready: %v\n%s", pods, desc)
+		}
+		return nil
+	})
+	return pods
+}
+
+func checkPortForward(t *testing.T, s *server, pod, webBin string) {
+	t.Helper()
+	pf := s.ns.command(edgekBin, "kubectl", "--kubeconfig", s.kubeconfig(), "port-forward", "pod/"+pod, "18080:8080")
+	var out bytes.Buffer
+	pf.Stdout, pf.Stderr = &out, &out
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { pf.Process.Kill(); pf.Wait() }()
+	eventually(t, 30*time.Second, "GET through kubectl port-forward", func() error {
+		got, err := s.ns.command(webBin, "get", "http://127.0.0.1:18080/").CombinedOutput()
+		if err != nil || strings.TrimSpace(string(got)) != pod {
+			return fmt.Errorf("%q, %v (port-forward: %s)", got, err, out.String())
+		}
+		return nil
+	})
+}
+
+// checkRestartKeepsContainers stops edgek, checks a pod still answers while it is down, and
+// starts it again: the same containers run on, none restarted.
+func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) {
+	t.Helper()
+	ids := func() string {
+		return s.mustKubectl("get", "pods", "-l", "app=web", "-o",
+			`jsonpath={range .items[*]}{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}{"\n"}{end}`)
+	}
+	before := ids()
+	s.stop()
+	if out, err := s.ns.command(webBin, "get", "http://"+podIP+":8080/").CombinedOutput(); err != nil {
+		t.Errorf("with edgek stopped, the pod at %s does not answer: %q, %v", podIP, out, err)
+	}
+	s.start()
+	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	waitWebPods(t, s, 2)
+	if after := ids(); after != before {
+		t.Errorf("containers changed across an edgek restart:\nbefore:\n%safter:\n%s", before, after)
+	}
+}

@@ -1,0 +1,46 @@
+// Command webserver is the workload of edgek's end-to-end tests: a static HTTP server that
+// answers with its hostname, and a tiny HTTP client (`webserver get URL`) so that tests can
+// make requests from inside pods and network namespaces without other tools.
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "get" {
+		os.Exit(get(os.Args[2]))
+	}
+	host, _ := os.Hostname()
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		log.Printf("request %s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
+		fmt.Fprintln(w, host)
+	})
+	addr := ":8080"
+	if v := os.Getenv("LISTEN"); v != "" {
+		addr = v
+	}
+	log.Printf("webserver %s listening on %s", host, addr)
+	log.Fatal(http.ListenAndServe(addr, nil))
+}
+
+func get(url string) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	io.Copy(os.Stdout, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, resp.Status)
+		return 1
+	}
+	return 0
+}
