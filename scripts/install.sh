@@ -459,7 +459,7 @@ fi
 
 if [ -x "$BIN" ] && "$BIN" killall --help >/dev/null 2>&1; then
 	info "stopping containers and cleaning up (edgek killall)"
-	"$BIN" killall || info "edgek killall failed; going on"
+	"$BIN" killall --data-dir "$DATA_DIR" || info "edgek killall failed; going on"
 fi
 
 if [ "$INIT" = systemd ]; then
@@ -522,6 +522,7 @@ main() {
 		;;
 	esac
 	write_uninstaller
+	check_host_tools
 	case "$INIT" in
 	none)
 		if is_true "${INSTALL_EDGEK_SKIP_SERVICE:-}"; then
@@ -537,6 +538,13 @@ main() {
 		info "admin kubeconfig: ${EDGEK_WRITE_KUBECONFIG:-${EDGEK_KUBECONFIG_OUTPUT:-/etc/edgek/edgek.yaml}} (try: kubectl get nodes)"
 	fi
 	info "done; to remove edgek run $UNINSTALL"
+}
+
+# check_host_tools warns about what edgek needs from the host and does not carry.
+check_host_tools() {
+	if ! command -v iptables-restore >/dev/null 2>&1; then
+		warn "iptables is not installed: kube-proxy and flannel need it (Debian/Ubuntu: apt-get install iptables; Alpine: apk add iptables; Fedora: dnf install iptables); run 'edgek check-config' for the full list"
+	fi
 }
 
 main "$@"

@@ -14,6 +14,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/agent/flannel"
 	"github.com/edgek-io/edgek/pkg/agent/kubelet"
 	"github.com/edgek-io/edgek/pkg/agent/kubeproxy"
+	"github.com/edgek-io/edgek/pkg/agent/registries"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
@@ -65,13 +66,20 @@ func Components(o Options) ([]daemon.Component, error) {
 	if err := writeFile(a.KubeletConfigFile(), kubelet.Config(a, tls, host), 0o600); err != nil {
 		return nil, fmt.Errorf("write kubelet config: %w", err)
 	}
+	regs, err := registries.Load(a.PrivateRegistry)
+	if err != nil {
+		return nil, err
+	}
+	if err := regs.Write(a.CertsDir()); err != nil {
+		return nil, fmt.Errorf("registry configuration from %s: %w", a.PrivateRegistry, err)
+	}
 	restrict := containerd.LacksCapSysResource("/proc/self/status")
 	if restrict {
 		o.Log.Info("no CAP_SYS_RESOURCE: containerd restricts containers' oom_score_adj (LXC, rootless or restricted VM)")
 	}
 	kubeletLog := o.Log.With("component", "kubelet")
 	return []daemon.Component{
-		containerd.New(a, containerd.Host{BinDir: binDir, SystemdCgroup: driver == "systemd", RestrictOOMScoreAdj: restrict}, exe, o.Log.With("component", "containerd")),
+		containerd.New(a, containerd.Host{BinDir: binDir, SystemdCgroup: driver == "systemd", RestrictOOMScoreAdj: restrict, RegistryAuth: regs.CRIConfig()}, exe, o.Log.With("component", "containerd")),
 		&imageComponent{agent: a, binDir: binDir, log: o.Log.With("component", "images")},
 		&daemon.Upstream{
 			ComponentName: "kubelet",
@@ -95,6 +103,9 @@ func Components(o Options) ([]daemon.Component, error) {
 			RunDir:      filepath.Dir(a.FlannelSubnetFile()),
 			Log:         o.Log.With("component", "flannel"),
 		}),
+		&daemon.Step{StepName: "service-route", Do: func(context.Context) error {
+			return ensureServiceRoute(a.ServiceCIDR, a.NodeIP, o.Log)
+		}},
 		&daemon.Upstream{
 			ComponentName: "kube-proxy",
 			Prepare: func(context.Context) (func(context.Context) error, error) {

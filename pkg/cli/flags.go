@@ -74,6 +74,7 @@ func nodeFlags() []cli.Flag {
 		strs("kube-proxy-arg", "extra kube-proxy flag as key=value (repeatable)"),
 		strs("node-label", "label for this node as key=value (repeatable)"),
 		strs("node-taint", "taint for this node as key=value:Effect (repeatable)"),
+		str("private-registry", config.DefaultRegistriesFile, "registries.yaml with mirrors, credentials and TLS for registries (K3s format)"),
 		str("resolv-conf", "", "resolv.conf that pods inherit (default: /etc/resolv.conf, or systemd-resolved's upstream list)"),
 	}
 }

@@ -100,5 +100,6 @@ func nodeSettings(ctx *cli.Context) config.NodeSettings {
 		Labels:             ctx.StringSlice("node-label"),
 		Taints:             ctx.StringSlice("node-taint"),
 		ResolvConf:         ctx.String("resolv-conf"),
+		PrivateRegistry:    ctx.String("private-registry"),
 	}
 }

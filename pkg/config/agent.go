@@ -44,6 +44,8 @@ type Agent struct {
 	NodeTaints []string
 	// ResolvConf is the resolv.conf pods inherit. Default: detected from the host.
 	ResolvConf string
+	// PrivateRegistry is the registries.yaml handed to containerd.
+	PrivateRegistry string
 	// PauseImage is the pod sandbox image, built into edgek.
 	PauseImage string
 	// Debug turns on debug logging.
@@ -69,10 +71,10 @@ func (a *Agent) ContainerdSocket() string {
 	return filepath.Join(a.ContainerdState(), "containerd.sock")
 }
 
-// RegistriesFile is where users describe mirrors and credentials (K3s's registries.yaml).
-const RegistriesFile = "/etc/edgek/registries.yaml"
+// DefaultRegistriesFile is where users describe mirrors and credentials (K3s's registries.yaml).
+const DefaultRegistriesFile = "/etc/edgek/registries.yaml"
 
-// CertsDir is containerd's hosts.toml directory generated from RegistriesFile.
+// CertsDir is containerd's hosts.toml directory, generated from the registries.yaml.
 func (a *Agent) CertsDir() string { return filepath.Join(a.AgentDir(), "etc", "containerd", "certs.d") }
 
 // CNIConfDir holds the CNI network configuration.
@@ -130,6 +132,7 @@ func (c *Server) Agent(serverURL string) *Agent {
 		NodeLabels:         c.Node.Labels,
 		NodeTaints:         c.Node.Taints,
 		ResolvConf:         c.Node.ResolvConf,
+		PrivateRegistry:    c.Node.PrivateRegistry,
 		PauseImage:         PauseImage,
 		Debug:              c.Debug,
 	}

@@ -88,6 +88,8 @@ type NodeSettings struct {
 	Taints []string
 	// ResolvConf is the resolv.conf pods inherit. Default: detected from the host.
 	ResolvConf string
+	// PrivateRegistry is the registries.yaml (mirrors, auth, TLS). Default /etc/edgek/registries.yaml.
+	PrivateRegistry string
 }
 
 // Validate checks the node settings.

@@ -57,16 +57,27 @@ func lockDataDir(c *config.Server) (*os.File, error) {
 	return f, nil
 }
 
+// portCheck is a port a component will listen on.
+type portCheck struct {
+	addr netip.Addr
+	port int
+	what string
+}
+
 func checkPorts(c *config.Server) error {
 	loopback := netip.MustParseAddr("127.0.0.1")
-	ports := []struct {
-		addr netip.Addr
-		port int
-		what string
-	}{
+	ports := []portCheck{
 		{c.BindAddress, c.HTTPSPort, "the apiserver (--https-listen-port)"},
 		{loopback, config.SchedulerSecurePort, "kube-scheduler"},
 		{loopback, config.ControllerManagerPort, "kube-controller-manager"},
+	}
+	if !c.DisableAgent {
+		ports = append(ports, []portCheck{
+			{netip.IPv4Unspecified(), 10250, "the kubelet API"},
+			{loopback, 10248, "the kubelet health check"},
+			{loopback, 10249, "kube-proxy metrics"},
+			{loopback, 10256, "kube-proxy health check"},
+		}...)
 	}
 	for _, p := range ports {
 		addr := net.JoinHostPort(p.addr.String(), strconv.Itoa(p.port))

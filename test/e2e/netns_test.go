@@ -34,8 +34,18 @@ func run(t *testing.T, name string, args ...string) {
 	}
 }
 
-// newNetns creates the namespace and removes it when the test ends.
+// newNetns creates the namespace and removes it when the test ends. Its default route goes
+// to the port-less bridge.
 func newNetns(t *testing.T) *netns {
+	t.Helper()
+	n := newNetnsNoRoute(t)
+	run(t, "ip", "-n", n.name, "route", "add", "default", "dev", "edgek0")
+	return n
+}
+
+// newNetnsNoRoute creates a namespace whose only interface is the port-less bridge, with no
+// default route (an isolated edge network).
+func newNetnsNoRoute(t *testing.T) *netns {
 	t.Helper()
 	n := &netns{name: fmt.Sprintf("edgek-e2e-%d-%d", os.Getpid(), nsCounter.Add(1))}
 	n.path = "/run/netns/" + n.name
@@ -49,7 +59,6 @@ func newNetns(t *testing.T) *netns {
 	run(t, "ip", "-n", n.name, "link", "add", "edgek0", "type", "bridge")
 	run(t, "ip", "-n", n.name, "addr", "add", nodeIP+"/24", "dev", "edgek0")
 	run(t, "ip", "-n", n.name, "link", "set", "edgek0", "up")
-	run(t, "ip", "-n", n.name, "route", "add", "default", "dev", "edgek0")
 	return n
 }
 

@@ -220,3 +220,40 @@ func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) 
 		t.Errorf("containers changed across an edgek restart:\nbefore:\n%safter:\n%s", before, after)
 	}
 }
+
+// TestNodeWithoutDefaultRoute: a node whose only interface has no default route (k3s#1103)
+// still registers, runs pods and reaches Services from pods and from the node itself.
+func TestNodeWithoutDefaultRoute(t *testing.T) {
+	ns := newNetnsNoRoute(t)
+	// A registries.yaml is handed to containerd (nothing is pulled: the mirror does not exist).
+	registries := filepath.Join(t.TempDir(), "registries.yaml")
+	os.WriteFile(registries, []byte("mirrors:\n  docker.io:\n    endpoint: [\"https://172.31.254.9:5000\"]\n"+
+		"configs:\n  \"172.31.254.9:5000\":\n    auth: {username: edge, password: s3cret}\n"), 0o600)
+	s := newServer(t, ns, "--flannel-iface", "edgek0", "--private-registry", registries)
+	s.start()
+	hosts := readFile(t, filepath.Join(s.dataDir, "agent", "etc", "containerd", "certs.d", "docker.io", "hosts.toml"))
+	if !strings.Contains(hosts, `[host."https://172.31.254.9:5000"]`) {
+		t.Errorf("docker.io hosts.toml does not name the mirror:\n%s", hosts)
+	}
+	if cfg := readFile(t, filepath.Join(s.dataDir, "agent", "etc", "containerd", "config.toml")); !strings.Contains(cfg, `configs."172.31.254.9:5000".auth`) {
+		t.Errorf("containerd config lacks the mirror's credentials")
+	}
+	if strings.Contains(readFile(t, s.logPath), "s3cret") {
+		t.Errorf("the registry password appears in edgek's log")
+	}
+	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	webBin := buildWebserver(t)
+	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
+	s.mustApply(webManifest)
+	pods := waitWebPods(t, s, 2)
+	clusterIP := strings.TrimSpace(s.mustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"))
+	if out := s.mustKubectl("exec", pods[0], "--", "/webserver", "get", "http://"+clusterIP+"/"); !strings.HasPrefix(out, "web-") {
+		t.Errorf("from a pod, GET the ClusterIP = %q", out)
+	}
+	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
+		if out, err := ns.command(webBin, "get", target).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "web-") {
+			t.Errorf("from the node, GET %s = %q, %v", target, out, err)
+		}
+	}
+	s.stop()
+}

@@ -17,6 +17,9 @@ type Host struct {
 	// RestrictOOMScoreAdj is needed where the process lacks CAP_SYS_RESOURCE (LXC, some VMs,
 	// rootless): runc could not lower a container's oom_score_adj and every sandbox would fail.
 	RestrictOOMScoreAdj bool
+	// RegistryAuth is the CRI registry credentials fragment from registries.yaml (may hold
+	// secrets: the config file is 0600 and never logged).
+	RegistryAuth string
 }
 
 // Config renders containerd's config.toml (version 3, containerd 2.x) for an agent.
@@ -61,5 +64,6 @@ state = %s
 		h.RestrictOOMScoreAdj,
 		q(h.BinDir), q(a.CNIConfDir()),
 		q(h.BinDir+"/runc"), h.SystemdCgroup)
+	b.WriteString(h.RegistryAuth)
 	return b.String()
 }
