@@ -24,7 +24,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/e2e)
 # What edgek carries as binaries (runc, CNI plugins, pause; see pkg/data), built from the separate
 # module in build/tools. The archive is generated and embedded, so build, vet and unit need it.
 DATA := pkg/data/assets/data.tar.zst
-DATA_INPUTS := scripts/build-data.sh $(shell find build/tools -type f 2>/dev/null)
+DATA_INPUTS := scripts/build-data.sh $(shell find build/tools build/crictl -type f 2>/dev/null)
 # A GOARCH other than the one the archive was built for forces a rebuild (which refuses a
 # non-native GOARCH for now).
 DATA_ARCH := $(shell $(GO) env GOARCH)

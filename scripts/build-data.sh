@@ -62,6 +62,12 @@ done
 pkgs+=(github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2)
 CGO_ENABLED=0 go -C "$tools" build -trimpath -ldflags '-s -w' -o "$out/bin/" "${pkgs[@]}" ./pause
 
+# crictl, from its own module (it needs Kubernetes v0.34 libraries; see build/crictl/tools.go).
+# cri-tools v1.34.0 is not in the checksum database; go.sum pins its hash.
+echo "build-data: crictl"
+GONOSUMDB=sigs.k8s.io/cri-tools CGO_ENABLED=0 go -C "$root/build/crictl" build -trimpath -ldflags '-s -w' \
+  -o "$out/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl
+
 echo "build-data: packing"
 archive=$out/data.tar.zst
 if command -v zstd >/dev/null; then

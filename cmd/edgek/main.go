@@ -1,5 +1,5 @@
 // Command edgek is a lightweight Kubernetes distribution in one binary. Called by another
-// name (kubectl, ctr, containerd) it acts as that program.
+// name (kubectl, ctr, crictl, containerd) it acts as that program.
 package main
 
 import (
@@ -30,6 +30,8 @@ func main() {
 		os.Exit(k8s.Kubectl(os.Args[1:], config.DefaultKubeconfig))
 	case "ctr":
 		os.Exit(containerdcmd.Ctr(os.Args, containerdSocket))
+	case "crictl":
+		os.Exit(crictl(os.Args))
 	case "containerd":
 		os.Exit(containerdcmd.Containerd(os.Args))
 	}
@@ -37,9 +39,19 @@ func main() {
 		Server:      server.Run,
 		Kubectl:     k8s.Kubectl,
 		Ctr:         func(args []string) int { return containerdcmd.Ctr(args, containerdSocket) },
+		Crictl:      crictl,
 		CheckConfig: checkConfig,
 		Killall:     runKillall,
 	}))
+}
+
+// crictl runs the carried crictl; the data dir comes from $EDGEK_DATA_DIR or the default.
+func crictl(args []string) int {
+	dataDir := os.Getenv("EDGEK_DATA_DIR")
+	if dataDir == "" {
+		dataDir = config.DefaultDataDir
+	}
+	return containerdcmd.Crictl(args, dataDir, containerdSocket)
 }
 
 func checkConfig(w io.Writer) bool {

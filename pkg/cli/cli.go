@@ -23,6 +23,7 @@ type Runners struct {
 	Server      func(ctx context.Context, c *config.Server, log *slog.Logger) error
 	Kubectl     func(args []string, defaultKubeconfig string) int
 	Ctr         func(args []string) int
+	Crictl      func(args []string) int
 	CheckConfig func(w io.Writer) (ok bool)
 	Killall     func(ctx context.Context, dataDir string, dryRun, debug bool) error
 }
@@ -30,7 +31,7 @@ type Runners struct {
 // App returns the edgek command-line application. ctx is cancelled on SIGTERM/SIGINT.
 func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	commands := []*cli.Command{
-		serverCommand(ctx, stderr, r), agentCommand(), kubectlCommand(r), ctrCommand(r),
+		serverCommand(ctx, stderr, r), agentCommand(), kubectlCommand(r), ctrCommand(r), crictlCommand(r),
 		checkConfigCommand(r), killallCommand(r),
 	}
 	known := map[string]bool{}

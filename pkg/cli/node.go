@@ -72,3 +72,17 @@ func ctrCommand(r Runners) *cli.Command {
 		},
 	}
 }
+
+func crictlCommand(r Runners) *cli.Command {
+	return &cli.Command{
+		Name:            "crictl",
+		Usage:           "run crictl against edgek's containerd (data dir from $EDGEK_DATA_DIR)",
+		SkipFlagParsing: true,
+		Action: func(cc *cli.Context) error {
+			if code := r.Crictl(append([]string{"crictl"}, cc.Args().Slice()...)); code != 0 {
+				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}

@@ -88,6 +88,8 @@ func TestNode(t *testing.T) {
 		t.Errorf("kubectl logs %s = %q", pods[0], out)
 	}
 	checkPortForward(t, s, pods[0], webBin)
+	checkRuntimeTools(t, s)
+	checkContainerdRestarts(t, s, pods[0])
 
 	checkRestartKeepsContainers(t, s, ips[0], webBin)
 
@@ -256,4 +258,39 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 		}
 	}
 	s.stop()
+}
+
+// checkRuntimeTools runs edgek's ctr and crictl against the embedded containerd.
+func checkRuntimeTools(t *testing.T, s *server) {
+	t.Helper()
+	if out, err := s.ns.command(edgekBin, "ctr", "images", "ls", "-q").CombinedOutput(); err != nil || !strings.Contains(string(out), webImage) {
+		t.Errorf("edgek ctr images ls: %q, %v", out, err)
+	}
+	cmd := s.ns.command(edgekBin, "crictl", "ps", "--name", "web", "-o", "json")
+	cmd.Env = append(os.Environ(), "EDGEK_DATA_DIR="+s.dataDir)
+	if out, err := cmd.CombinedOutput(); err != nil || strings.Count(string(out), `"CONTAINER_RUNNING"`) != 2 {
+		t.Errorf("edgek crictl ps: %v\n%s", err, out)
+	}
+}
+
+// checkContainerdRestarts kills containerd; edgek starts a new one, and the pods stay usable.
+func checkContainerdRestarts(t *testing.T, s *server, pod string) {
+	t.Helper()
+	pidFile := "/run/edgek/containerd/containerd.pid"
+	old := readFile(t, pidFile)
+	run(t, "kill", "-9", old)
+	eventually(t, 30*time.Second, "containerd restarted", func() error {
+		data, _ := os.ReadFile(pidFile)
+		if now := strings.TrimSpace(string(data)); now == old || now == "" {
+			return fmt.Errorf("pid still %q", now)
+		}
+		return nil
+	})
+	eventually(t, 60*time.Second, "exec after the containerd restart", func() error {
+		_, err := s.kubectl("exec", pod, "--", "/webserver", "get", "http://127.0.0.1:8080/")
+		return err
+	})
+	if !strings.Contains(readFile(t, s.logPath), "containerd exited, restarting") {
+		t.Errorf("edgek did not log the containerd restart")
+	}
 }
