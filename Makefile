@@ -24,7 +24,7 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/e2e)
 # What edgek carries as binaries (runc, CNI plugins, pause; see pkg/data), built from the separate
 # module in build/tools. The archive is generated and embedded, so build, vet and unit need it.
 DATA := pkg/data/assets/data.tar.zst
-DATA_INPUTS := scripts/build-data.sh $(shell find build/tools build/crictl -type f 2>/dev/null)
+DATA_INPUTS := scripts/build-data.sh $(shell find build/tools build/crictl build/coredns build/dashboard -type f 2>/dev/null)
 # A GOARCH other than the one the archive was built for forces a rebuild (which refuses a
 # non-native GOARCH for now).
 DATA_ARCH := $(shell $(GO) env GOARCH)
@@ -51,10 +51,14 @@ vet: $(DATA)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
 	GOFLAGS=-mod=readonly $(GO) -C build/tools vet ./...
-	@test -z "$$(gofmt -l cmd pkg test build)" || { gofmt -l cmd pkg test build; echo "gofmt: files above need formatting"; exit 1; }
+	GOFLAGS=-mod=readonly $(GO) -C build/coredns vet ./...
+	GOFLAGS=-mod=readonly $(GO) -C build/dashboard vet ./...
+	@test -z "$$(gofmt -l cmd pkg test build manifests)" || { gofmt -l cmd pkg test build; echo "gofmt: files above need formatting"; exit 1; }
 
 unit: $(DATA)
 	$(GO) test -count=1 $(UNIT_PKGS)
+	GOFLAGS=-mod=readonly $(GO) -C build/coredns test -count=1 ./...
+	GOFLAGS=-mod=readonly $(GO) -C build/dashboard test -count=1 ./...
 
 e2e: build
 	EDGEK_BIN=$(CURDIR)/bin/edgek $(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e/

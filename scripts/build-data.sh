@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds what edgek carries as separate binaries (see pkg/data): a static runc, the upstream CNI
 # plugins bridge, host-local, loopback and portmap, and pause, all from the separate Go module in
-# build/tools (its own go.mod/go.sum), then packs them into pkg/data/assets/data.tar.zst
-# (bin/<name>, mode 0755, zstd) with its sha256 in data.sha256 and its GOARCH in data.goarch.
+# build/tools (its own go.mod/go.sum), and crictl and coredns from their own modules (build/crictl,
+# build/coredns), then packs them into pkg/data/assets/data.tar.zst (bin/<name>, mode 0755, zstd)
+# with its sha256 in data.sha256 and its GOARCH in data.goarch.
 # `make data` runs it when an input changed.
 #
 # Only the native architecture is supported for now: runc needs cgo and a static libseccomp,
@@ -67,6 +68,23 @@ CGO_ENABLED=0 go -C "$tools" build -trimpath -ldflags '-s -w' -o "$out/bin/" "${
 echo "build-data: crictl"
 GONOSUMDB=sigs.k8s.io/cri-tools CGO_ENABLED=0 go -C "$root/build/crictl" build -trimpath -ldflags '-s -w' \
   -o "$out/bin/crictl" sigs.k8s.io/cri-tools/cmd/crictl
+
+# CoreDNS with only the plugins a cluster DNS needs, from its own module (build/coredns/main.go):
+# edgek builds the CoreDNS addon's image from it at start-up. The check below makes sure the
+# binary carries every plugin manifests/coredns.yaml's Corefile uses.
+echo "build-data: coredns"
+CGO_ENABLED=0 go -C "$root/build/coredns" build -trimpath -ldflags '-s -w' -o "$out/bin/coredns" .
+have=$("$out/bin/coredns" -plugins)
+for p in cache errors forward health hosts kubernetes loadbalance log loop prometheus ready reload; do
+  if ! grep -qx "$p" <<<"$have"; then
+    echo "build-data: coredns lacks plugin $p; it has: ${have//$'\n'/ }" >&2
+    exit 1
+  fi
+done
+
+# The dashboard addon: a small standard-library-only web UI (build/dashboard).
+echo "build-data: dashboard"
+CGO_ENABLED=0 go -C "$root/build/dashboard" build -trimpath -ldflags '-s -w' -o "$out/bin/dashboard" .
 
 echo "build-data: packing"
 archive=$out/data.tar.zst

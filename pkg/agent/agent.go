@@ -59,7 +59,11 @@ func Components(o Options) ([]daemon.Component, error) {
 		o.Log.Warn("cgroup v1 host: running the kubelet with failCgroupV1=false (Kubernetes >= 1.35 refuses cgroup v1 otherwise); consider booting with systemd.unified_cgroup_hierarchy=1")
 	}
 	driver := cgroupDriver(v1)
-	host := kubelet.Host{CgroupDriver: driver, CgroupV1: v1, ResolvConf: resolvConf(a.ResolvConf)}
+	resolv, err := resolvConf(a.ResolvConf, filepath.Join(a.AgentDir(), "etc", "resolv.conf"), o.Log)
+	if err != nil {
+		return nil, err
+	}
+	host := kubelet.Host{CgroupDriver: driver, CgroupV1: v1, ResolvConf: resolv}
 	if err := os.MkdirAll(a.StaticPodDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", a.StaticPodDir(), err)
 	}

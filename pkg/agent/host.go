@@ -2,8 +2,11 @@ package agent
 
 import (
 	"bufio"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -22,13 +25,31 @@ func cgroupDriver(v1 bool) string {
 	return "cgroupfs"
 }
 
-// resolvConf picks the resolv.conf pods inherit: the given one, else /etc/resolv.conf unless
-// it only names loopback resolvers (systemd-resolved's stub, unusable from a pod), in which
-// case systemd-resolved's upstream list. "" when there is none.
-func resolvConf(given string) string {
-	if given != "" {
-		return given
+// resolvConf picks the resolv.conf pods (and CoreDNS's forwarding) inherit: the given one,
+// else /etc/resolv.conf unless it only names loopback resolvers (systemd-resolved's stub,
+// unusable from a pod), in which case systemd-resolved's upstream list. When the choice names
+// no usable server (an air-gapped device often has none), CoreDNS would refuse to start, so a
+// file with a placeholder server is written to fallback and used instead, as K3s does.
+func resolvConf(given, fallback string, log *slog.Logger) (string, error) {
+	path := given
+	if path == "" {
+		path = hostResolvConf()
 	}
+	if path != "" {
+		if servers, err := nameservers(path); err == nil && slices.ContainsFunc(servers, func(a netip.Addr) bool { return !a.IsLoopback() }) {
+			return path, nil
+		}
+	}
+	log.Warn("no usable nameserver for pods: using a placeholder resolv.conf; names outside the cluster will not resolve until --resolv-conf names a resolver", "checked", path, "written", fallback)
+	if err := writeFile(fallback, "# Written by edgek: the host's resolv.conf names no usable resolver.\nnameserver 8.8.8.8\n", 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", fallback, err)
+	}
+	return fallback, nil
+}
+
+// hostResolvConf is /etc/resolv.conf, or systemd-resolved's upstream list when the former only
+// names its loopback stub; "" when there is neither.
+func hostResolvConf() string {
 	const etc, resolved = "/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"
 	if servers, err := nameservers(etc); err == nil {
 		for _, s := range servers {

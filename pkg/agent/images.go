@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,12 +30,17 @@ func (c *imageComponent) Name() string { return "images" }
 
 func (c *imageComponent) Start(ctx context.Context, _ func(error)) error {
 	c.imp = images.New(c.agent.ContainerdSocket(), c.agent.ImagesDir(), c.agent.ImagesStateFile(), c.log)
-	pause, err := pauseArchive(c.agent.PauseImage, filepath.Join(c.binDir, "pause"))
-	if err != nil {
-		return err
-	}
-	if _, err := c.imp.ImportArchive(ctx, bytes.NewReader(pause), "built-in pause image"); err != nil {
-		return fmt.Errorf("import the pause image: %w", err)
+	for _, img := range builtinImages(c.agent) {
+		archive, err := img.archive(c.binDir)
+		if err != nil {
+			return err
+		}
+		if archive == nil {
+			continue // not carried by this build
+		}
+		if _, err := c.imp.ImportArchive(ctx, bytes.NewReader(archive), "built-in image "+img.ref); err != nil {
+			return fmt.Errorf("import the built-in image %s: %w", img.ref, err)
+		}
 	}
 	if err := c.imp.ImportDir(ctx); err != nil {
 		return fmt.Errorf("import images from %s: %w", c.agent.ImagesDir(), err)
@@ -58,21 +64,41 @@ func (c *imageComponent) Stop() {
 	}
 }
 
-// pauseArchive builds the pod sandbox image from the pause binary edgek carries.
-func pauseArchive(ref, pauseBin string) ([]byte, error) {
-	bin, err := os.ReadFile(pauseBin)
+// builtinImage is an image edgek builds at start from a binary it carries: one layer holding
+// the binary, so that the image needs no registry and costs no disk beyond the binary.
+type builtinImage struct {
+	ref, bin, user string
+	required       bool
+}
+
+// builtinImages are the pod sandbox image and the images of the bundled addons.
+func builtinImages(a *config.Agent) []builtinImage {
+	return []builtinImage{
+		{ref: a.PauseImage, bin: "pause", user: "65535:65535", required: true},
+		{ref: config.CoreDNSImage, bin: "coredns", user: "65532:65532"},
+		{ref: config.DashboardImage, bin: "dashboard", user: "65532:65532"},
+	}
+}
+
+// archive returns the image as an OCI archive, or nil when this build does not carry the
+// binary (and the image is not required).
+func (b builtinImage) archive(binDir string) ([]byte, error) {
+	data, err := os.ReadFile(filepath.Join(binDir, b.bin))
+	if errors.Is(err, os.ErrNotExist) && !b.required {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read pause binary: %w", err)
+		return nil, fmt.Errorf("read %s binary: %w", b.bin, err)
 	}
 	var buf bytes.Buffer
 	err = oci.WriteArchive(&buf, oci.Image{
-		Ref:        ref,
-		Entrypoint: []string{"/pause"},
-		User:       "65535:65535",
-		Files:      []oci.File{{Path: "/pause", Mode: 0o755, Data: bin}},
+		Ref:        b.ref,
+		Entrypoint: []string{"/" + b.bin},
+		User:       b.user,
+		Files:      []oci.File{{Path: "/" + b.bin, Mode: 0o755, Data: data}},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("build pause image: %w", err)
+		return nil, fmt.Errorf("build image %s: %w", b.ref, err)
 	}
 	return buf.Bytes(), nil
 }

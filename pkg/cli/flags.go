@@ -62,6 +62,7 @@ func serverFlags() []cli.Flag {
 		str("write-kubeconfig", config.DefaultKubeconfig, "where to write the admin kubeconfig", "EDGEK_KUBECONFIG_OUTPUT"),
 		str("write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig (octal)", "EDGEK_KUBECONFIG_MODE"),
 		boolean("disable-agent", "run only the control plane"),
+		strs("disable", "bundled addon not to deploy, removed if deployed: coredns, dashboard (repeatable or comma-separated)"),
 	}, nodeFlags()...)
 }
 

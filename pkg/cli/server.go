@@ -51,6 +51,7 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		ExtraControllerManagerArgs: ctx.StringSlice("kube-controller-manager-arg"),
 		WriteKubeconfig:            ctx.String("write-kubeconfig"),
 		DisableAgent:               ctx.Bool("disable-agent"),
+		Disable:                    ctx.StringSlice("disable"),
 		Node:                       nodeSettings(ctx),
 		Debug:                      ctx.Bool("debug"),
 		Datastore: config.Datastore{

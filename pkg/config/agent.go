@@ -10,6 +10,10 @@ const (
 	DefaultFlannelBackend = "vxlan"
 	// PauseImage is the pod sandbox image edgek builds from the pause binary it carries.
 	PauseImage = "docker.io/edgek/pause:3.10"
+	// CoreDNSImage and DashboardImage are the addon images edgek builds from binaries it
+	// carries (see pkg/data); the bundled manifests refer to them.
+	CoreDNSImage   = "docker.io/edgek/coredns:1.15.0"
+	DashboardImage = "docker.io/edgek/dashboard:0.1.0"
 	// RunDir holds the host-wide runtime state of the node (sockets, flannel's subnet file).
 	RunDir = "/run/edgek"
 )

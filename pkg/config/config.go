@@ -10,8 +10,11 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgek-io/edgek/manifests"
 )
 
 // Defaults, as documented in README.md.
@@ -70,6 +73,8 @@ type Server struct {
 	DisableAgent bool
 	// Node holds the settings of the agent a server runs.
 	Node NodeSettings
+	// Disable lists bundled addons (coredns, dashboard) not to deploy; deployed ones are removed.
+	Disable []string
 	// Debug turns on debug logging. Default false.
 	Debug bool
 }
@@ -157,6 +162,11 @@ func (c *Server) Validate() error {
 	if !c.DisableAgent {
 		if err := c.Node.Validate(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, d := range c.Disable {
+		if !slices.Contains(manifests.Names(), d) {
+			errs = append(errs, fmt.Errorf("--disable %q: no such bundled addon (there are: %s)", d, strings.Join(manifests.Names(), ", ")))
 		}
 	}
 	if err := c.Datastore.validate(); err != nil {

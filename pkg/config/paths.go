@@ -7,6 +7,9 @@ import "path/filepath"
 // ServerDir is <data-dir>/server.
 func (c *Server) ServerDir() string { return filepath.Join(c.DataDir, "server") }
 
+// ManifestsDir holds the auto-deployed manifests: the bundled addons and the user's own.
+func (c *Server) ManifestsDir() string { return filepath.Join(c.ServerDir(), "manifests") }
+
 // TLSDir holds CAs, keys and certificates.
 func (c *Server) TLSDir() string { return filepath.Join(c.ServerDir(), "tls") }
 

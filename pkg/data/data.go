@@ -21,7 +21,7 @@ var (
 )
 
 // names is what the archive holds under bin/; scripts/build-data.sh builds the same list.
-var names = []string{"bridge", "containerd-shim-runc-v2", "crictl", "host-local", "loopback", "pause", "portmap", "runc"}
+var names = []string{"bridge", "containerd-shim-runc-v2", "coredns", "crictl", "dashboard", "host-local", "loopback", "pause", "portmap", "runc"}
 
 // Names returns the names of the binaries Extract lays out, sorted.
 func Names() []string { return slices.Clone(names) }

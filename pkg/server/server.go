@@ -9,11 +9,13 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/edgek-io/edgek/manifests"
 	"github.com/edgek-io/edgek/pkg/agent"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/datastore"
+	"github.com/edgek-io/edgek/pkg/deploy"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
@@ -60,6 +62,12 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		}
 		comps = append(comps, node...)
 	}
+	// Last, so that a local node has imported the addon images before their pods are created.
+	deployer, err := addonDeployer(c, log)
+	if err != nil {
+		return err
+	}
+	comps = append(comps, deployer)
 	onReady := func() error {
 		log.Info("edgek server is ready", "kubeconfig", c.WriteKubeconfig, "token", c.TokenFile())
 		return nil
@@ -110,4 +118,27 @@ func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {
 		}
 	}
 	return nil
+}
+
+// addonDeployer renders the bundled manifests with the cluster's settings and returns the
+// deploy controller that applies them and the user's manifests.
+func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error) {
+	bundled, err := manifests.Render(manifests.Vars{
+		ClusterDNS:     c.ClusterDNS.String(),
+		ClusterDomain:  c.ClusterDomain,
+		ClusterCIDR:    c.ClusterCIDR.String(),
+		ServiceCIDR:    c.ServiceCIDR.String(),
+		CoreDNSImage:   config.CoreDNSImage,
+		DashboardImage: config.DashboardImage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("render bundled manifests: %w", err)
+	}
+	return deploy.New(deploy.Options{
+		Dir:        c.ManifestsDir(),
+		Kubeconfig: c.Kubeconfig("admin"),
+		Bundled:    bundled,
+		Disabled:   c.Disable,
+		Log:        log.With("component", "deploy"),
+	}), nil
 }

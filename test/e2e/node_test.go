@@ -73,16 +73,19 @@ func TestNode(t *testing.T) {
 
 	// Pod to pod over pod IPs, and pod to ClusterIP.
 	for _, target := range []string{"http://" + ips[1] + ":8080/", "http://" + clusterIP + "/"} {
-		out := s.mustKubectl("exec", pods[0], "--", "/webserver", "get", target)
-		if !strings.HasPrefix(out, "web-") {
-			t.Errorf("from pod %s, GET %s = %q", pods[0], target, out)
-		}
+		eventually(t, 20*time.Second, "from pod "+pods[0]+", GET "+target, func() error {
+			out, err := s.kubectl("exec", pods[0], "--", "/webserver", "get", target)
+			if err != nil || !strings.HasPrefix(out, "web-") {
+				return fmt.Errorf("%q, %v", out, err)
+			}
+			return nil
+		})
 	}
-	// ClusterIP from the node's own namespace, and the NodePort at the node IP.
+	// ClusterIP from the node's own namespace, and the NodePort at the node IP. Each Service's
+	// EndpointSlice is updated on its own, so the NodePort may lag the ClusterIP by a moment
+	// (until then kube-proxy rejects connections to it).
 	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
-		if out, err := ns.command(webBin, "get", target).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "web-") {
-			t.Errorf("from the node, GET %s = %q, %v", target, out, err)
-		}
+		getFromNode(t, ns, webBin, target)
 	}
 	if out := s.mustKubectl("logs", pods[0]); !strings.Contains(out, "listening on :8080") {
 		t.Errorf("kubectl logs %s = %q", pods[0], out)
@@ -249,13 +252,15 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 	s.mustApply(webManifest)
 	pods := waitWebPods(t, s, 2)
 	clusterIP := strings.TrimSpace(s.mustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"))
-	if out := s.mustKubectl("exec", pods[0], "--", "/webserver", "get", "http://"+clusterIP+"/"); !strings.HasPrefix(out, "web-") {
-		t.Errorf("from a pod, GET the ClusterIP = %q", out)
-	}
-	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
-		if out, err := ns.command(webBin, "get", target).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "web-") {
-			t.Errorf("from the node, GET %s = %q, %v", target, out, err)
+	eventually(t, 20*time.Second, "from a pod, GET the ClusterIP", func() error {
+		out, err := s.kubectl("exec", pods[0], "--", "/webserver", "get", "http://"+clusterIP+"/")
+		if err != nil || !strings.HasPrefix(out, "web-") {
+			return fmt.Errorf("%q, %v", out, err)
 		}
+		return nil
+	})
+	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
+		getFromNode(t, ns, webBin, target)
 	}
 	s.stop()
 }
@@ -293,4 +298,16 @@ func checkContainerdRestarts(t *testing.T, s *server, pod string) {
 	if !strings.Contains(readFile(t, s.logPath), "containerd exited, restarting") {
 		t.Errorf("edgek did not log the containerd restart")
 	}
+}
+
+// getFromNode GETs url from the node's namespace until a web pod answers.
+func getFromNode(t *testing.T, ns *netns, webBin, url string) {
+	t.Helper()
+	eventually(t, 20*time.Second, "from the node, GET "+url, func() error {
+		out, err := ns.command(webBin, "get", url).CombinedOutput()
+		if err != nil || !strings.HasPrefix(string(out), "web-") {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
 }

@@ -1,6 +1,7 @@
 // Command webserver is the workload of edgek's end-to-end tests: a static HTTP server that
-// answers with its hostname, and a tiny HTTP client (`webserver get URL`) so that tests can
-// make requests from inside pods and network namespaces without other tools.
+// answers with its hostname, plus the few client tools tests need inside pods and network
+// namespaces: `webserver get URL`, `webserver lookup NAME`, and `webserver dns ADDR RECORDS`
+// (a tiny authoritative DNS responder standing in for the node's resolver).
 package main
 
 import (
@@ -13,8 +14,13 @@ import (
 )
 
 func main() {
-	if len(os.Args) == 3 && os.Args[1] == "get" {
+	switch {
+	case len(os.Args) == 3 && os.Args[1] == "get":
 		os.Exit(get(os.Args[2]))
+	case len(os.Args) == 3 && os.Args[1] == "lookup":
+		os.Exit(lookup(os.Args[2]))
+	case len(os.Args) == 4 && os.Args[1] == "dns":
+		log.Fatal(serveDNS(os.Args[2], os.Args[3]))
 	}
 	host, _ := os.Hostname()
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

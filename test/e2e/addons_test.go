@@ -1,0 +1,132 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// outsideName is answered only by the test's own resolver in the node's namespace.
+const outsideName = "outside.example"
+
+// TestAddons: a fresh server deploys CoreDNS and the dashboard from its bundled manifests
+// with no registry; cluster names and pod names resolve, other names are forwarded to the
+// node's resolver; user manifests are applied, re-applied, reported when malformed; and
+// --disable removes an addon.
+func TestAddons(t *testing.T) {
+	ns := newNetns(t)
+	webBin := buildWebserver(t)
+	// The node's resolver: the test's own responder on the node IP, inside the namespace.
+	dns := ns.command(webBin, "dns", nodeIP+":53", outsideName+"=192.0.2.7")
+	if err := dns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dns.Process.Kill(); dns.Wait() })
+
+	s := newServer(t, ns)
+	os.WriteFile(filepath.Join(filepath.Dir(s.dataDir), "resolv.conf"), []byte("nameserver "+nodeIP+"\n"), 0o644)
+	s.start()
+	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	for _, a := range []struct{ ns, sel string }{{"kube-system", "k8s-app=kube-dns"}, {"edgek-dashboard", "app.kubernetes.io/name=edgek-dashboard"}} {
+		eventually(t, 180*time.Second, a.sel+" Ready", func() error {
+			_, err := s.kubectl("wait", "-n", a.ns, "--for=condition=Ready", "pod", "-l", a.sel, "--timeout=5s")
+			return err
+		})
+	}
+
+	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
+	s.mustApply(webManifest)
+	pods := waitWebPods(t, s, 2)
+	checkDNS(t, s, pods[0])
+	checkUserManifests(t, s)
+	s.stop()
+
+	// --disable dashboard removes the bundled addon that was deployed.
+	s.args = append(s.args, "--disable", "dashboard")
+	s.start()
+	eventually(t, 60*time.Second, "dashboard removed", func() error {
+		out, _ := s.kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=edgek-dashboard", "-o", "name")
+		if strings.TrimSpace(out) != "" {
+			return fmt.Errorf("still there: %s", out)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(s.dataDir, "server", "manifests", "dashboard.yaml")); err == nil {
+		t.Error("dashboard.yaml still in the manifests dir after --disable dashboard")
+	}
+	s.stop()
+}
+
+func checkDNS(t *testing.T, s *server, pod string) {
+	t.Helper()
+	exec := func(args ...string) (string, error) {
+		return s.kubectl(append([]string{"exec", pod, "--", "/webserver"}, args...)...)
+	}
+	eventually(t, 60*time.Second, "a Service name resolves and answers", func() error {
+		out, err := exec("get", "http://web.default.svc.cluster.local/")
+		if err != nil || !strings.HasPrefix(out, "web-") {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
+	podIP := strings.TrimSpace(s.mustKubectl("get", "pod", pod, "-o", "jsonpath={.status.podIP}"))
+	podName := strings.ReplaceAll(podIP, ".", "-") + ".default.pod.cluster.local"
+	if out, err := exec("lookup", podName); err != nil || strings.TrimSpace(out) != podIP {
+		t.Errorf("pod DNS %s = %q, %v; want %s", podName, out, err, podIP)
+	}
+	if out, err := exec("lookup", outsideName); err != nil || strings.TrimSpace(out) != "192.0.2.7" {
+		t.Errorf("forwarded name %s = %q, %v; want 192.0.2.7 from the node's resolver", outsideName, out, err)
+	}
+}
+
+const userManifest = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: user-config, namespace: default}
+data: {version: "%s"}
+`
+
+func checkUserManifests(t *testing.T, s *server) {
+	t.Helper()
+	dir := filepath.Join(s.dataDir, "server", "manifests")
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	valueIs := func(want string) func() error {
+		return func() error {
+			out, err := s.kubectl("get", "cm", "user-config", "-o", "jsonpath={.data.version}")
+			if err != nil || out != want {
+				return fmt.Errorf("version %q, %v", out, err)
+			}
+			return nil
+		}
+	}
+	write("user.yaml", fmt.Sprintf(userManifest, "1"))
+	write("broken.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [oops\n")
+	eventually(t, 60*time.Second, "user manifest applied", valueIs("1"))
+	write("user.yaml", fmt.Sprintf(userManifest, "2"))
+	eventually(t, 60*time.Second, "changed user manifest re-applied", valueIs("2"))
+	eventually(t, 30*time.Second, "malformed manifest reported", func() error {
+		out, err := s.kubectl("get", "addon", "broken", "-o", "jsonpath={.status.error}")
+		if err != nil || out == "" {
+			return fmt.Errorf("addon broken status.error = %q, %v", out, err)
+		}
+		events, _ := s.kubectl("get", "events", "-A", "--field-selector", "reason=ApplyFailed", "-o", "jsonpath={.items[*].message}")
+		if !strings.Contains(events, "broken.yaml") {
+			return fmt.Errorf("no ApplyFailed event naming broken.yaml: %q", events)
+		}
+		return nil
+	})
+	if out, _ := s.kubectl("get", "addon", "coredns", "-o", "jsonpath={.status.applied}"); out != "true" {
+		t.Errorf("coredns addon applied = %q while a user file is broken", out)
+	}
+	if !strings.Contains(readFile(t, s.logPath), "broken.yaml") {
+		t.Error("edgek's log does not name the malformed file")
+	}
+}
