@@ -5,6 +5,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -67,7 +68,7 @@ func Components(o Options) ([]daemon.Component, error) {
 	if err := os.MkdirAll(a.StaticPodDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", a.StaticPodDir(), err)
 	}
-	if err := writeFile(a.KubeletConfigFile(), kubelet.Config(a, tls, host), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(a.KubeletConfigFile(), []byte(kubelet.Config(a, tls, host)), 0o600); err != nil {
 		return nil, fmt.Errorf("write kubelet config: %w", err)
 	}
 	regs, err := registries.Load(a.PrivateRegistry)
@@ -183,15 +184,4 @@ func nodeCerts(o Options) (*pki.NodeBundle, error) {
 		}
 	}
 	return tls, nil
-}
-
-func writeFile(path, content string, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

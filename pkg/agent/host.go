@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"fmt"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -41,7 +42,7 @@ func resolvConf(given, fallback string, log *slog.Logger) (string, error) {
 		}
 	}
 	log.Warn("no usable nameserver for pods: using a placeholder resolv.conf; names outside the cluster will not resolve until --resolv-conf names a resolver", "checked", path, "written", fallback)
-	if err := writeFile(fallback, "# Written by edgek: the host's resolv.conf names no usable resolver.\nnameserver 8.8.8.8\n", 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(fallback, []byte("# Written by edgek: the host's resolv.conf names no usable resolver.\nnameserver 8.8.8.8\n"), 0o644); err != nil {
 		return "", fmt.Errorf("write %s: %w", fallback, err)
 	}
 	return fallback, nil

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -63,7 +64,7 @@ func (c *Containerd) Start(ctx context.Context, fail func(error)) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	if err := writeFileAtomic(c.agent.ContainerdConfigFile(), []byte(Config(c.agent, c.host)), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(c.agent.ContainerdConfigFile(), []byte(Config(c.agent, c.host)), 0o600); err != nil {
 		return fmt.Errorf("write containerd config: %w", err)
 	}
 	c.killStale()
@@ -211,12 +212,4 @@ func (c *Containerd) killStale() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -147,39 +145,4 @@ func cniConflist(nodeSubnet, clusterCIDR netip.Prefix, mtu int) ([]byte, error) 
 		return nil, fmt.Errorf("render CNI config: %w", err)
 	}
 	return append(b, '\n'), nil
-}
-
-// writeFileAtomic replaces path with data so that readers see the old or the new file,
-// never a partial one. The temporary name ends in digits, not .conf/.conflist/.json, so a
-// CNI config watcher never loads it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, name := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
 }

@@ -158,34 +158,3 @@ func TestCNIConflist(t *testing.T) {
 		t.Errorf("libcni parsed %+v", list)
 	}
 }
-
-func TestWriteFileAtomic(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "net.d")
-	path := filepath.Join(dir, cniConfName)
-	for _, content := range []string{"first\n", "second\n"} {
-		if err := writeFileAtomic(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(got) != content {
-			t.Errorf("content = %q, want %q", got, content)
-		}
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode().Perm() != 0o644 {
-		t.Errorf("mode = %v, want 0644", st.Mode().Perm())
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != 1 {
-		t.Errorf("dir holds %d entries, want only %s (no temp files left)", len(entries), cniConfName)
-	}
-}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -135,7 +136,7 @@ func (f *Flannel) Start(ctx context.Context, fail func(error)) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(f.netConfPath(), conf, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(f.netConfPath(), conf, 0o644); err != nil {
 		return fmt.Errorf("write flannel net-conf.json: %w", err)
 	}
 	f.o.Log.Info("starting flannel", "backend", f.o.Backend, "iface", ext.IfaceName,
@@ -221,14 +222,14 @@ func (f *Flannel) run(ctx context.Context, ext *backend.ExternalInterface) error
 // ready for the kubelet.
 func (f *Flannel) writeNodeFiles(lease netip.Prefix, mtu int) error {
 	// ipMasq true: flannel's own rules masquerade pod traffic leaving the cluster network.
-	if err := writeFileAtomic(f.o.SubnetFile, subnetEnv(f.o.ClusterCIDR, lease, mtu, true), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(f.o.SubnetFile, subnetEnv(f.o.ClusterCIDR, lease, mtu, true), 0o644); err != nil {
 		return fmt.Errorf("write flannel subnet file: %w", err)
 	}
 	conf, err := cniConflist(lease, f.o.ClusterCIDR, mtu)
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(f.o.CNIConfDir, cniConfName), conf, 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(f.o.CNIConfDir, cniConfName), conf, 0o644); err != nil {
 		return fmt.Errorf("write CNI config: %w", err)
 	}
 	f.o.Log.Info("flannel is ready", "subnet", lease, "mtu", mtu, "cniConfig", filepath.Join(f.o.CNIConfDir, cniConfName))

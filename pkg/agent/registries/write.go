@@ -3,6 +3,7 @@ package registries
 import (
 	"errors"
 	"fmt"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"io"
 	"io/fs"
 	"maps"
@@ -47,7 +48,7 @@ func (r *Registries) Write(certsDir string) error {
 			errs = append(errs, fmt.Errorf("create registry hosts dir: %w", err))
 			continue
 		}
-		if err := writeFileAtomic(filepath.Join(d, hostsFile), []byte(files[dir]), 0o644); err != nil {
+		if err := fsutil.WriteFileAtomic(filepath.Join(d, hostsFile), []byte(files[dir]), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("write %s: %w", filepath.Join(d, hostsFile), err))
 		}
 	}
@@ -134,37 +135,10 @@ func removeGenerated(dir string) error {
 	return nil
 }
 
-// removeTemps deletes what a crash in the middle of writeFileAtomic left behind.
+// removeTemps deletes what a crash in the middle of fsutil.WriteFileAtomic left behind.
 func removeTemps(dir string) {
 	matches, _ := filepath.Glob(filepath.Join(dir, tempPattern))
 	for _, m := range matches {
 		os.Remove(m)
 	}
-}
-
-// writeFileAtomic replaces path so that containerd, which reads hosts.toml at every pull,
-// sees the old file or the new one, never a partial one.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), tempPattern)
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
