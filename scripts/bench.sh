@@ -106,7 +106,17 @@ until [[ -n $node_ready && -n $pod_running ]]; do
   fi
   sleep 0.1
 done
+addons_ready=
+until [[ -n $addons_ready ]]; do
+  if kubectl wait -n kube-system --for=condition=Ready pod -l k8s-app=kube-dns --timeout=1s >/dev/null 2>&1 &&
+    kubectl wait -n edgek-dashboard --for=condition=Ready pod -l app.kubernetes.io/name=edgek-dashboard --timeout=1s >/dev/null 2>&1; then
+    addons_ready=$(since "$t0")
+  fi
+  sleep 0.2
+done
 sleep "$NODE_IDLE"
+read -r coredns_rss coredns_pss < <(mem "$(pgrep -x coredns | head -1)")
+read -r dash_rss dash_pss < <(mem "$(pgrep -x dashboard | head -1)")
 # Summed PSS of edgek, its containerd and the shims (the pause container itself excluded).
 pids=("$PID" $(pgrep -f "^containerd --config $WORK/node/" || true) $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io" || true))
 pss_sum=0
@@ -129,8 +139,11 @@ cat <<EOF2
 | control plane only: idle CPU (10 s window) | ${idle_cpu} % of one core |
 | full node: start to node Ready, fresh data dir | ${node_ready} s |
 | full node: start to first user pod Running | ${pod_running} s |
+| full node: start to all addon pods (CoreDNS, dashboard) Ready | ${addons_ready} s |
+| CoreDNS pod: RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
+| dashboard pod: RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
 | full node: edgek RSS / PSS after ${NODE_IDLE} s idle | ${node_rss} / ${node_pss} MiB |
-| full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes) | ${pss_sum} MiB |
+| full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes; pods excluded) | ${pss_sum} MiB |
 | full node: edgek idle CPU over 60 s | ${node_cpu} % of one core |
 | SQLite data dir after start | $((db / 1024)) MiB |
 | binary size | $((size / 1024 / 1024)) MiB |

@@ -8,6 +8,9 @@ command -v nsenter >/dev/null || need+=(util-linux)
 command -v iptables-restore >/dev/null || need+=(iptables)
 # scripts/build-data.sh builds a static runc with cgo against libseccomp.
 command -v gcc >/dev/null || need+=(gcc)
+# The dashboard's browser test drives a headless chromium through chromedriver.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 for pkg in libc6-dev libseccomp-dev; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done

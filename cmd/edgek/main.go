@@ -35,6 +35,18 @@ func main() {
 	case "containerd":
 		os.Exit(containerdcmd.Containerd(os.Args))
 	}
+	// The wrapped tools handle signals themselves (kubectl port-forward stops on the first
+	// Ctrl-C); edgek's own handler is only for its daemons.
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "kubectl":
+			os.Exit(k8s.Kubectl(os.Args[2:], config.DefaultKubeconfig))
+		case "ctr":
+			os.Exit(containerdcmd.Ctr(os.Args[1:], containerdSocket))
+		case "crictl":
+			os.Exit(crictl(os.Args[1:]))
+		}
+	}
 	os.Exit(cli.Main(signalContext(), os.Args, cli.Runners{
 		Server:      server.Run,
 		Kubectl:     k8s.Kubectl,
