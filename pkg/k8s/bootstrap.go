@@ -3,10 +3,12 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -44,4 +46,33 @@ func BootstrapRBAC(ctx context.Context, adminKubeconfig string) error {
 		return fmt.Errorf("create ClusterRoleBinding %s: %w", meta.Name, err)
 	}
 	return nil
+}
+
+// LabelServerNode marks the node of a server with the control-plane role labels K3s users
+// expect (the kubelet may not set node-role labels on itself: NodeRestriction refuses them).
+// It waits for the node to be registered.
+func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
+	if err != nil {
+		return fmt.Errorf("admin kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":"true","node-role.kubernetes.io/master":"true"}}}`)
+	for {
+		_, err := cs.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "edgek"})
+		if err == nil {
+			return nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("label node %s: %w", nodeName, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("label node %s: %w", nodeName, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

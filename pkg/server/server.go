@@ -61,6 +61,9 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 			return err
 		}
 		comps = append(comps, node...)
+		comps = append(comps, &daemon.Step{StepName: "node-roles", Do: func(ctx context.Context) error {
+			return k8s.LabelServerNode(ctx, c.Kubeconfig("admin"), c.NodeName)
+		}})
 	}
 	// Last, so that a local node has imported the addon images before their pods are created.
 	deployer, err := addonDeployer(c, log)

@@ -58,6 +58,9 @@ func TestNode(t *testing.T) {
 	s := newServer(t, ns)
 	s.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
+	if out := s.mustKubectl("get", "nodes", "-l", "node-role.kubernetes.io/control-plane=true", "-o", "name"); strings.Count(out, "node/") != 1 {
+		t.Errorf("the server's node lacks the control-plane role label: %q", out)
+	}
 
 	webBin := buildWebserver(t)
 	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
