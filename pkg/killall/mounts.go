@@ -135,6 +135,7 @@ func (r *run) cleanMounts(ctx context.Context) {
 		}
 	}
 	r.removeTree(filepath.Join(r.RunDir, "containerd"))
+	r.removeTree(filepath.Join(r.RunDir, "flannel")) // subnet.env and net-conf.json
 }
 
 // removeTree removes dir unless something is still mounted in it: removing through a mount

@@ -31,6 +31,10 @@ func nodeHost(t *testing.T) *fakeHost {
 	for _, p := range []string{"iptables", "iptables-save", "iptables-restore", "nft", "systemctl"} {
 		h.programs[p] = true
 	}
+	if err := os.MkdirAll(filepath.Join(h.run, "flannel"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(h.run, "flannel", "subnet.env"), []byte("FLANNEL_NETWORK=10.42.0.0/16\n"), 0o644)
 	h.outputs["iptables-save"] = iptablesSample
 	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
 	return h
@@ -56,6 +60,7 @@ func TestRun(t *testing.T) {
 	want = append(want,
 		"remove "+h.rel(h.netns)+"/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc",
 		"removeall "+h.rel(h.run)+"/containerd",
+		"removeall "+h.rel(h.run)+"/flannel",
 		"dellink veth1a2b", "dellink cni0", "dellink flannel.1",
 		"run iptables-save", "run iptables-restore",
 		"run nft list tables", "run nft delete table ip kube-proxy", "run nft delete table ip6 flannel-ipv6",
@@ -75,8 +80,10 @@ func TestRun(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.netns, "myns")); err != nil {
 		t.Error("netns myns removed")
 	}
-	if _, err := os.Stat(filepath.Join(h.run, "containerd")); !os.IsNotExist(err) {
-		t.Error("run dir containerd not removed")
+	for _, d := range []string{"containerd", "flannel"} {
+		if _, err := os.Stat(filepath.Join(h.run, d)); !os.IsNotExist(err) {
+			t.Errorf("run dir %s not removed", d)
+		}
 	}
 	if _, err := os.Stat(h.data); err != nil {
 		t.Error("data dir removed")
