@@ -230,7 +230,8 @@ func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) 
 }
 
 // TestNodeWithoutDefaultRoute: a node whose only interface has no default route (k3s#1103)
-// still registers, runs pods and reaches Services from pods and from the node itself.
+// still registers, runs pods, reaches Services from pods and from the node itself, and
+// resolves Service names through CoreDNS.
 func TestNodeWithoutDefaultRoute(t *testing.T) {
 	ns := newNetnsNoRoute(t)
 	// A registries.yaml is handed to containerd (nothing is pulled: the mirror does not exist).
@@ -265,6 +266,18 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
 		getFromNode(t, ns, webBin, target)
 	}
+	// Cluster DNS works without a default route too (a known K3s pain).
+	eventually(t, 180*time.Second, "CoreDNS Ready", func() error {
+		_, err := s.kubectl("wait", "-n", "kube-system", "--for=condition=Ready", "pod", "-l", "k8s-app=kube-dns", "--timeout=5s")
+		return err
+	})
+	eventually(t, 60*time.Second, "a Service name resolves and answers", func() error {
+		out, err := s.kubectl("exec", pods[0], "--", "/webserver", "get", "http://web.default.svc.cluster.local/")
+		if err != nil || !strings.HasPrefix(out, "web-") {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
 	s.stop()
 }
 
