@@ -89,8 +89,9 @@ func Components(o Options) ([]daemon.Component, error) {
 		&daemon.Upstream{
 			ComponentName: "kubelet",
 			Prepare: func(ctx context.Context) (func(context.Context) error, error) {
-				kubeletLog.Debug("kubelet arguments", "args", kubelet.Args(a))
-				return k8s.PrepareKubelet(ctx, a.KubeletConfigFile(), kubelet.Args(a))
+				args := kubelet.Args(a)
+				kubeletLog.Debug("kubelet arguments", "args", args)
+				return k8s.PrepareKubelet(ctx, a.KubeletConfigFile(), args)
 			},
 			Health: func(ctx context.Context) error {
 				return control.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)

@@ -128,6 +128,10 @@ func TestBadInput(t *testing.T) {
 		{"bad datastore", []string{"--datastore-endpoint=redis://x"}, "--datastore-endpoint must be"},
 		{"relative data dir", []string{"--data-dir=rel"}, "must be an absolute path"},
 		{"stray argument", []string{"oops"}, `unexpected argument "oops"`},
+		{"unknown addon", []string{"--disable=coredns,nosuch"}, `--disable "nosuch": no such bundled addon`},
+		{"bad flannel backend", []string{"--flannel-backend=wireguard"}, `--flannel-backend "wireguard" is not one of`},
+		{"bad taint", []string{"--node-taint=edge"}, `--node-taint "edge" must look like key=value:NoSchedule`},
+		{"bad label", []string{"--node-label=edge"}, `--node-label "edge" must look like key=value`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

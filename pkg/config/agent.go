@@ -29,8 +29,6 @@ type Agent struct {
 	NodeIP netip.Addr
 	// ServerURL is the apiserver the agent talks to (https://127.0.0.1:6443 in a server).
 	ServerURL string
-	// Token is the join token (standalone agents).
-	Token string
 	// ClusterCIDR, ServiceCIDR, ClusterDNS, ClusterDomain mirror the server's.
 	ClusterCIDR   netip.Prefix
 	ServiceCIDR   netip.Prefix
@@ -52,8 +50,6 @@ type Agent struct {
 	PrivateRegistry string
 	// PauseImage is the pod sandbox image, built into edgek.
 	PauseImage string
-	// Debug turns on debug logging.
-	Debug bool
 }
 
 // AgentDir is <data-dir>/agent.
@@ -138,6 +134,5 @@ func (c *Server) Agent(serverURL string) *Agent {
 		ResolvConf:         c.Node.ResolvConf,
 		PrivateRegistry:    c.Node.PrivateRegistry,
 		PauseImage:         PauseImage,
-		Debug:              c.Debug,
 	}
 }

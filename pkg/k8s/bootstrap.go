@@ -17,13 +17,9 @@ import (
 // Kubernetes' defaults: flannel runs with the kubelet's credentials and watches every Node
 // (the Node authorizer only lets a node read its own).
 func BootstrapRBAC(ctx context.Context, adminKubeconfig string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
+	cs, err := adminClient(adminKubeconfig)
 	if err != nil {
-		return fmt.Errorf("admin kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("admin client: %w", err)
+		return err
 	}
 	meta := metav1.ObjectMeta{Name: "edgek:flannel", Labels: map[string]string{"app.kubernetes.io/managed-by": "edgek"}}
 	role := &rbacv1.ClusterRole{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
@@ -52,13 +48,9 @@ func BootstrapRBAC(ctx context.Context, adminKubeconfig string) error {
 // expect (the kubelet may not set node-role labels on itself: NodeRestriction refuses them).
 // It waits for the node to be registered.
 func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", adminKubeconfig)
+	cs, err := adminClient(adminKubeconfig)
 	if err != nil {
-		return fmt.Errorf("admin kubeconfig: %w", err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("admin client: %w", err)
+		return err
 	}
 	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":"true","node-role.kubernetes.io/master":"true"}}}`)
 	for {
@@ -75,4 +67,16 @@ func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) erro
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func adminClient(kubeconfig string) (*kubernetes.Clientset, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("admin kubeconfig: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("admin client: %w", err)
+	}
+	return cs, nil
 }
