@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/edgek-io/edgek/pkg/agent"
 	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/cli"
 	"github.com/edgek-io/edgek/pkg/config"
@@ -21,15 +22,24 @@ import (
 	"github.com/edgek-io/edgek/pkg/server"
 )
 
-// containerdSocket is the socket of the containerd an edgek agent runs.
-var containerdSocket = (&config.Agent{}).ContainerdSocket()
+// envDataDir is the data dir of the node that ctr and crictl talk to: $EDGEK_DATA_DIR or
+// the default.
+func envDataDir() string {
+	if d := os.Getenv("EDGEK_DATA_DIR"); d != "" {
+		return d
+	}
+	return config.DefaultDataDir
+}
+
+// containerdSocket is the socket of that node's containerd.
+func containerdSocket() string { return (&config.Agent{DataDir: envDataDir()}).ContainerdSocket() }
 
 func main() {
 	switch filepath.Base(os.Args[0]) {
 	case "kubectl":
 		os.Exit(k8s.Kubectl(os.Args[1:], config.DefaultKubeconfig))
 	case "ctr":
-		os.Exit(containerdcmd.Ctr(os.Args, containerdSocket))
+		os.Exit(containerdcmd.Ctr(os.Args, containerdSocket()))
 	case "crictl":
 		os.Exit(crictl(os.Args))
 	case "containerd":
@@ -42,28 +52,25 @@ func main() {
 		case "kubectl":
 			os.Exit(k8s.Kubectl(os.Args[2:], config.DefaultKubeconfig))
 		case "ctr":
-			os.Exit(containerdcmd.Ctr(os.Args[1:], containerdSocket))
+			os.Exit(containerdcmd.Ctr(os.Args[1:], containerdSocket()))
 		case "crictl":
 			os.Exit(crictl(os.Args[1:]))
 		}
 	}
 	os.Exit(cli.Main(signalContext(), os.Args, cli.Runners{
 		Server:      server.Run,
+		Agent:       agent.Run,
 		Kubectl:     k8s.Kubectl,
-		Ctr:         func(args []string) int { return containerdcmd.Ctr(args, containerdSocket) },
+		Ctr:         func(args []string) int { return containerdcmd.Ctr(args, containerdSocket()) },
 		Crictl:      crictl,
 		CheckConfig: checkConfig,
 		Killall:     runKillall,
 	}))
 }
 
-// crictl runs the carried crictl; the data dir comes from $EDGEK_DATA_DIR or the default.
+// crictl runs the carried crictl against the node of envDataDir.
 func crictl(args []string) int {
-	dataDir := os.Getenv("EDGEK_DATA_DIR")
-	if dataDir == "" {
-		dataDir = config.DefaultDataDir
-	}
-	return containerdcmd.Crictl(args, dataDir, containerdSocket)
+	return containerdcmd.Crictl(args, envDataDir(), containerdSocket())
 }
 
 func checkConfig(w io.Writer) bool {
@@ -74,7 +81,7 @@ func checkConfig(w io.Writer) bool {
 
 func runKillall(ctx context.Context, dataDir string, dryRun, debug bool) error {
 	log := logging.New(os.Stderr, debug)
-	return killall.Run(ctx, killall.Options{DataDir: dataDir, RunDir: config.RunDir, Log: log, DryRun: dryRun})
+	return killall.Run(ctx, killall.Options{DataDir: dataDir, Log: log, DryRun: dryRun})
 }
 
 // signalContext is cancelled by the first SIGTERM or SIGINT; a second one exits at once.

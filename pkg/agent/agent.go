@@ -97,6 +97,9 @@ func Components(o Options) ([]daemon.Component, error) {
 				return control.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)
 			},
 		},
+		&daemon.Step{StepName: "node-credentials", Do: func(ctx context.Context) error {
+			return waitCredentials(ctx, a, o.Log)
+		}},
 		flannel.New(flannel.Options{
 			Kubeconfig:  a.Kubeconfig("kubelet"),
 			NodeName:    a.NodeName,
@@ -165,11 +168,15 @@ func symlink(target, link string) error {
 	return nil
 }
 
-// nodeCerts issues the node's certificates and writes its kubeconfigs.
+// nodeCerts issues the node's certificates and writes its kubeconfigs. A joining agent has
+// only the CAs (written by Run); its kubelet requests its certificate itself.
 func nodeCerts(o Options) (*pki.NodeBundle, error) {
 	a := o.Agent
+	if a.Joins() {
+		return &pki.NodeBundle{ServerCACert: serverCAFile(a), ClientCACert: clientCAFile(a)}, nil
+	}
 	if o.ServerTLS == nil {
-		return nil, fmt.Errorf("joining a remote server is not supported yet: run the agent inside edgek server")
+		return nil, fmt.Errorf("internal error: an agent inside a server needs the server's certificates")
 	}
 	host, _ := os.Hostname()
 	tls, err := pki.EnsureNode(pki.NodeOptions{

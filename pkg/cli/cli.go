@@ -21,6 +21,7 @@ import (
 // in by main so that this package (and its tests) do not link Kubernetes.
 type Runners struct {
 	Server      func(ctx context.Context, c *config.Server, log *slog.Logger) error
+	Agent       func(ctx context.Context, a *config.Agent, log *slog.Logger) error
 	Kubectl     func(args []string, defaultKubeconfig string) int
 	Ctr         func(args []string) int
 	Crictl      func(args []string) int
@@ -31,7 +32,7 @@ type Runners struct {
 // App returns the edgek command-line application. ctx is cancelled on SIGTERM/SIGINT.
 func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	commands := []*cli.Command{
-		serverCommand(ctx, stderr, r), agentCommand(), kubectlCommand(r), ctrCommand(r), crictlCommand(r),
+		serverCommand(ctx, stderr, r), agentCommand(ctx, stderr, r), kubectlCommand(r), ctrCommand(r), crictlCommand(r),
 		checkConfigCommand(r), killallCommand(r),
 	}
 	known := map[string]bool{}

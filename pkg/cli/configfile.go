@@ -10,6 +10,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // applyConfigFile fills every flag that was set neither on the command line nor through
@@ -17,8 +19,12 @@ import (
 // file overrides an earlier one, and a key ending in "+" appends to a list instead).
 // Precedence is therefore: command line > environment > config file > defaults.
 func applyConfigFile(ctx *cli.Context, known map[string]bool) error {
-	path := ctx.String(configFlag.Name)
-	values, err := loadConfigFiles(path, ctx.IsSet(configFlag.Name))
+	path, explicit := ctx.String(configFlag.Name), ctx.IsSet(configFlag.Name)
+	if path == "" {
+		// EDGEK_CONFIG_FILE= (empty) means the default, as an unset variable does.
+		path, explicit = config.DefaultConfigFile, false
+	}
+	values, err := loadConfigFiles(path, explicit)
 	if err != nil {
 		return err
 	}

@@ -1,36 +1,53 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/edgek-io/edgek/pkg/logging"
+	"github.com/edgek-io/edgek/pkg/version"
 )
 
 func agentFlags() []cli.Flag {
-	return append([]cli.Flag{
+	flags := []cli.Flag{
 		configFlag,
 		debugFlag,
 		dataDirFlag,
 		str("server", "", "URL of the server to join, e.g. https://10.0.0.1:6443", "EDGEK_URL"),
-		str("token", "", "join token of that server (its <data-dir>/server/token)"),
-		str("node-ip", "", "IP address this node advertises"),
+		str("token", "", "join token: the contents of the server's <data-dir>/server/token"),
+		str("node-ip", "", "IP address this node advertises (default: address of the default-route interface)"),
 		str("node-name", "", "node name (default: hostname)"),
-	}, nodeFlags()...)
+	}
+	// The pod network backend is the cluster's: a joining agent takes the server's.
+	for _, f := range nodeFlags() {
+		if f.Names()[0] != "flannel-backend" {
+			flags = append(flags, f)
+		}
+	}
+	return flags
 }
 
-func agentCommand() *cli.Command {
+func agentCommand(ctx context.Context, stderr io.Writer, r Runners) *cli.Command {
 	return &cli.Command{
 		Name:  "agent",
 		Usage: "run a node that joins a server (kubelet, containerd, flannel, kube-proxy)",
 		Flags: agentFlags(),
 		Action: func(cc *cli.Context) error {
-			if cc.String("server") == "" || cc.String("token") == "" {
-				return fmt.Errorf("--server and --token are required (env EDGEK_URL, EDGEK_TOKEN)")
+			if cc.NArg() > 0 {
+				return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
 			}
-			// Joining a remote server needs the server's supervisor API, which edgek does not
-			// have yet; a server runs its own agent unless --disable-agent.
-			return fmt.Errorf("joining a remote server is not supported yet: run edgek server (it includes an agent) on this node")
+			a, err := agentConfig(cc)
+			if err != nil {
+				return fmt.Errorf("invalid configuration: %w", err)
+			}
+			log := logging.New(stderr, cc.Bool("debug"))
+			logging.RouteUpstream(log, cc.Bool("debug"))
+			log.Info("starting edgek agent", "version", version.Version, "data-dir", a.DataDir, "server", a.ServerURL, "node-ip", a.NodeIP, "node-name", a.NodeName)
+			return r.Agent(ctx, a, log)
 		},
 	}
 }

@@ -75,21 +75,61 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 
 // fillDefaults sets what depends on the host: node name and node IP.
 func fillDefaults(c *config.Server) error {
-	if c.NodeName == "" {
+	return hostDefaults(&c.NodeName, &c.NodeIP)
+}
+
+func hostDefaults(name *string, ip *netip.Addr) error {
+	if *name == "" {
 		host, err := os.Hostname()
 		if err != nil {
 			return fmt.Errorf("read hostname: %w (set --node-name)", err)
 		}
-		c.NodeName = strings.ToLower(host)
+		*name = strings.ToLower(host)
 	}
-	if !c.NodeIP.IsValid() {
-		ip, err := config.DetectNodeIP()
+	if !ip.IsValid() {
+		detected, err := config.DetectNodeIP()
 		if err != nil {
 			return err
 		}
-		c.NodeIP = ip
+		*ip = detected
 	}
 	return nil
+}
+
+// agentConfig builds and validates the configuration of `edgek agent`. The cluster
+// settings come from the server at start.
+func agentConfig(ctx *cli.Context) (*config.Agent, error) {
+	n := nodeSettings(ctx)
+	a := &config.Agent{
+		DataDir:            ctx.String("data-dir"),
+		NodeName:           strings.ToLower(ctx.String("node-name")),
+		ServerURL:          ctx.String("server"),
+		Token:              strings.TrimSpace(ctx.String("token")),
+		FlannelIface:       n.FlannelIface,
+		ExtraKubeletArgs:   n.ExtraKubeletArgs,
+		ExtraKubeProxyArgs: n.ExtraKubeProxyArgs,
+		NodeLabels:         n.Labels,
+		NodeTaints:         n.Taints,
+		ResolvConf:         n.ResolvConf,
+		PrivateRegistry:    n.PrivateRegistry,
+		PauseImage:         config.PauseImage,
+	}
+	var errs []error
+	if v := ctx.String("node-ip"); v != "" {
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", v))
+		}
+		a.NodeIP = ip
+	}
+	if len(errs) == 0 {
+		if err := hostDefaults(&a.NodeName, &a.NodeIP); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	n.FlannelBackend = config.DefaultFlannelBackend // the server's is used; not an agent flag
+	errs = append(errs, n.Validate(), a.Validate())
+	return a, errors.Join(errs...)
 }
 
 func nodeSettings(ctx *cli.Context) config.NodeSettings {

@@ -1,7 +1,12 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 )
 
@@ -14,9 +19,25 @@ const (
 	// carries (see pkg/data); the bundled manifests refer to them.
 	CoreDNSImage   = "docker.io/edgek/coredns:1.15.0"
 	DashboardImage = "docker.io/edgek/dashboard:0.1.0"
-	// RunDir holds the host-wide runtime state of the node (sockets, flannel's subnet file).
-	RunDir = "/run/edgek"
+	// DefaultRunDir holds the runtime state (sockets, flannel's subnet file) of the node
+	// that uses the default data dir; see RunDirFor.
+	DefaultRunDir = "/run/edgek"
 )
+
+// RunDirFor returns the runtime dir of the node whose data dir is dataDir: DefaultRunDir
+// for the default data dir, /run/edgek-<8 hex digits of the data dir's hash> otherwise, so
+// that nodes with different data dirs on one host never share a socket.
+func RunDirFor(dataDir string) string {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = filepath.Clean(dataDir)
+	}
+	if abs == DefaultDataDir {
+		return DefaultRunDir
+	}
+	sum := sha256.Sum256([]byte(abs))
+	return DefaultRunDir + "-" + hex.EncodeToString(sum[:4])
+}
 
 // Agent is the configuration of the node side: containerd, kubelet, kube-proxy, flannel.
 // `edgek server` runs one with the server's settings unless --disable-agent.
@@ -29,6 +50,10 @@ type Agent struct {
 	NodeIP netip.Addr
 	// ServerURL is the apiserver the agent talks to (https://127.0.0.1:6443 in a server).
 	ServerURL string
+	// Token is the join token of an agent that joins a server (edgek agent); empty for
+	// the agent inside a server. A joining agent learns the cluster settings below from
+	// the server, and its kubelet gets its credentials by TLS bootstrap.
+	Token string
 	// ClusterCIDR, ServiceCIDR, ClusterDNS, ClusterDomain mirror the server's.
 	ClusterCIDR   netip.Prefix
 	ServiceCIDR   netip.Prefix
@@ -52,6 +77,26 @@ type Agent struct {
 	PauseImage string
 }
 
+// Joins reports whether the agent joins a remote server (see Token).
+func (a *Agent) Joins() bool { return a.Token != "" }
+
+// Validate checks what `edgek agent` is given.
+func (a *Agent) Validate() error {
+	var errs []error
+	if a.ServerURL == "" || a.Token == "" {
+		errs = append(errs, errors.New("--server and --token are required (env EDGEK_URL, EDGEK_TOKEN): the server's URL, e.g. https://10.0.0.1:6443, and the contents of its <data-dir>/server/token"))
+	} else if u, err := url.Parse(a.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--server %q: want https://host:port, e.g. https://10.0.0.1:6443", a.ServerURL))
+	}
+	if a.NodeName == "" {
+		errs = append(errs, errors.New("node name is empty (set --node-name)"))
+	}
+	if !a.NodeIP.IsValid() {
+		errs = append(errs, errors.New("node IP is unknown (set --node-ip)"))
+	}
+	return errors.Join(errs...)
+}
+
 // AgentDir is <data-dir>/agent.
 func (a *Agent) AgentDir() string { return filepath.Join(a.DataDir, "agent") }
 
@@ -63,8 +108,11 @@ func (a *Agent) ContainerdConfigFile() string {
 // ContainerdRoot holds containerd's persistent state (content, snapshots, metadata).
 func (a *Agent) ContainerdRoot() string { return filepath.Join(a.AgentDir(), "containerd") }
 
+// RunDir holds the node's runtime state; see RunDirFor.
+func (a *Agent) RunDir() string { return RunDirFor(a.DataDir) }
+
 // ContainerdState holds containerd's runtime state.
-func (a *Agent) ContainerdState() string { return filepath.Join(RunDir, "containerd") }
+func (a *Agent) ContainerdState() string { return filepath.Join(a.RunDir(), "containerd") }
 
 // ContainerdSocket is containerd's gRPC socket.
 func (a *Agent) ContainerdSocket() string {
@@ -97,6 +145,15 @@ func (a *Agent) KubeProxyConfigFile() string {
 	return filepath.Join(a.AgentDir(), "etc", "kube-proxy.yaml")
 }
 
+// LockFile is held while an agent (standalone or inside a server) runs on this data dir.
+func (a *Agent) LockFile() string { return filepath.Join(a.AgentDir(), "edgek.lock") }
+
+// BootstrapKubeconfig is the kubeconfig with the bootstrap token a joining agent's
+// kubelet requests its client certificate with.
+func (a *Agent) BootstrapKubeconfig() string {
+	return filepath.Join(a.AgentDir(), "bootstrap.kubeconfig")
+}
+
 // TLSDir holds the node's certificates.
 func (a *Agent) TLSDir() string { return filepath.Join(a.AgentDir(), "tls") }
 
@@ -112,7 +169,9 @@ func (a *Agent) ImagesDir() string { return filepath.Join(a.AgentDir(), "images"
 func (a *Agent) ImagesStateFile() string { return filepath.Join(a.AgentDir(), "images.state.json") }
 
 // FlannelSubnetFile is where flannel records this node's subnet and MTU.
-func (a *Agent) FlannelSubnetFile() string { return filepath.Join(RunDir, "flannel", "subnet.env") }
+func (a *Agent) FlannelSubnetFile() string {
+	return filepath.Join(a.RunDir(), "flannel", "subnet.env")
+}
 
 // Agent returns the configuration of the agent that runs inside this server.
 func (c *Server) Agent(serverURL string) *Agent {

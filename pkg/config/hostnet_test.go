@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -27,5 +28,18 @@ func TestDefaultRouteInterface(t *testing.T) {
 				t.Errorf("defaultRouteInterface() = %q, %v; want %q", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestRunDirFor(t *testing.T) {
+	if got := RunDirFor("/var/lib/edgek/"); got != DefaultRunDir {
+		t.Errorf("RunDirFor(default) = %s, want %s", got, DefaultRunDir)
+	}
+	a, b := RunDirFor("/srv/node-a"), RunDirFor("/srv/node-b")
+	if a == b || a == DefaultRunDir || !strings.HasPrefix(a, DefaultRunDir+"-") || len(a) != len(DefaultRunDir)+9 {
+		t.Errorf("RunDirFor gives %s and %s for two data dirs", a, b)
+	}
+	if RunDirFor("/srv/node-a") != a {
+		t.Error("RunDirFor is not stable")
 	}
 }

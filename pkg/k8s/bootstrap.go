@@ -3,43 +3,109 @@ package k8s
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/join"
+
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	coreapply "k8s.io/client-go/applyconfigurations/core/v1"
+	rbacapply "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// BootstrapRBAC creates or updates the RBAC objects edgek's own node components need beyond
-// Kubernetes' defaults: flannel runs with the kubelet's credentials and watches every Node
-// (the Node authorizer only lets a node read its own).
-func BootstrapRBAC(ctx context.Context, adminKubeconfig string) error {
+// Join is what a server publishes so that agents can join it.
+type Join struct {
+	// BootstrapToken ("<id>.<secret>") authenticates joining agents until their kubelet
+	// has its own certificate.
+	BootstrapToken string
+	// NodeConfig is the data of the ConfigMap agents read their cluster settings from.
+	NodeConfig map[string]string
+}
+
+const managedBy = "edgek"
+
+// Bootstrap applies (server-side, so it is idempotent) what edgek's nodes need beyond
+// Kubernetes' defaults:
+//   - flannel runs with the kubelet's credentials and watches every Node (the Node
+//     authorizer only lets a node read its own); kube-proxy of joined nodes does too and
+//     gets system:node-proxier;
+//   - the bootstrap token of joining agents, allowed to read the node ConfigMap and to
+//     request a node client certificate that the controller-manager approves on its own,
+//     and nodes allowed to renew theirs.
+func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	cs, err := adminClient(adminKubeconfig)
 	if err != nil {
 		return err
 	}
-	meta := metav1.ObjectMeta{Name: "edgek:flannel", Labels: map[string]string{"app.kubernetes.io/managed-by": "edgek"}}
-	role := &rbacv1.ClusterRole{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
-	}}
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: meta,
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: meta.Name},
-		Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "Group", Name: "system:nodes"}},
+	opts := metav1.ApplyOptions{FieldManager: managedBy, Force: true}
+	label := map[string]string{"app.kubernetes.io/managed-by": managedBy}
+	group := func(name string) *rbacapply.SubjectApplyConfiguration {
+		return rbacapply.Subject().WithAPIGroup(rbacv1.GroupName).WithKind("Group").WithName(name)
 	}
-	roles, bindings := cs.RbacV1().ClusterRoles(), cs.RbacV1().ClusterRoleBindings()
-	if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		_, err = roles.Update(ctx, role, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("update ClusterRole %s: %w", meta.Name, err)
+	crb := func(name, role string, groups ...string) error {
+		b := rbacapply.ClusterRoleBinding(name).WithLabels(label).
+			WithRoleRef(rbacapply.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(role))
+		for _, g := range groups {
+			b.WithSubjects(group(g))
 		}
-	} else if err != nil {
-		return fmt.Errorf("create ClusterRole %s: %w", meta.Name, err)
+		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts); err != nil {
+			return fmt.Errorf("apply ClusterRoleBinding %s: %w", name, err)
+		}
+		return nil
 	}
-	if _, err := bindings.Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create ClusterRoleBinding %s: %w", meta.Name, err)
+	flannel := rbacapply.ClusterRole("edgek:flannel").WithLabels(label).WithRules(
+		rbacapply.PolicyRule().WithAPIGroups("").WithResources("nodes").WithVerbs("get", "list", "watch"))
+	if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, flannel, opts); err != nil {
+		return fmt.Errorf("apply ClusterRole edgek:flannel: %w", err)
+	}
+	for _, b := range []struct{ name, role, group string }{
+		{"edgek:flannel", "edgek:flannel", "system:nodes"},
+		{"edgek:node-proxier", "system:node-proxier", "system:nodes"},
+		{"edgek:node-bootstrapper", "system:node-bootstrapper", join.BootstrapGroup},
+		{"edgek:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", join.BootstrapGroup},
+		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"},
+	} {
+		if err := crb(b.name, b.role, b.group); err != nil {
+			return err
+		}
+	}
+	ns := join.ConfigMapNamespace
+	role := rbacapply.Role("edgek:node-config", ns).WithLabels(label).WithRules(
+		rbacapply.PolicyRule().WithAPIGroups("").WithResources("configmaps").
+			WithResourceNames(join.ConfigMapName).WithVerbs("get"))
+	if _, err := cs.RbacV1().Roles(ns).Apply(ctx, role, opts); err != nil {
+		return fmt.Errorf("apply Role edgek:node-config: %w", err)
+	}
+	rb := rbacapply.RoleBinding("edgek:node-config", ns).WithLabels(label).
+		WithRoleRef(rbacapply.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("Role").WithName("edgek:node-config")).
+		WithSubjects(group(join.BootstrapGroup), group("system:nodes"))
+	if _, err := cs.RbacV1().RoleBindings(ns).Apply(ctx, rb, opts); err != nil {
+		return fmt.Errorf("apply RoleBinding edgek:node-config: %w", err)
+	}
+	cm := coreapply.ConfigMap(join.ConfigMapName, ns).WithLabels(label).WithData(j.NodeConfig)
+	if _, err := cs.CoreV1().ConfigMaps(ns).Apply(ctx, cm, opts); err != nil {
+		return fmt.Errorf("apply ConfigMap %s: %w", join.ConfigMapName, err)
+	}
+	id, secret, ok := strings.Cut(j.BootstrapToken, ".")
+	if !ok {
+		return fmt.Errorf("bootstrap token is not <id>.<secret>")
+	}
+	tok := coreapply.Secret("bootstrap-token-"+id, "kube-system").WithLabels(label).
+		WithType(corev1.SecretTypeBootstrapToken).WithData(map[string][]byte{
+		"description":                    []byte("edgek: agents joining with the server's token"),
+		"token-id":                       []byte(id),
+		"token-secret":                   []byte(secret),
+		"usage-bootstrap-authentication": []byte("true"),
+		"auth-extra-groups":              []byte(join.BootstrapGroup),
+	})
+	if _, err := cs.CoreV1().Secrets("kube-system").Apply(ctx, tok, opts); err != nil {
+		return fmt.Errorf("apply bootstrap token Secret: %w", err)
 	}
 	return nil
 }

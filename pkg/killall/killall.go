@@ -39,7 +39,7 @@ import (
 type Options struct {
 	// DataDir is the data dir of the edgek to stop. Default config.DefaultDataDir.
 	DataDir string
-	// RunDir is its runtime dir (sockets, containerd state). Default config.RunDir.
+	// RunDir is its runtime dir (sockets, containerd state). Default config.RunDirFor(DataDir).
 	RunDir string
 	// Log gets a line for each step and each action. Default: discarded.
 	Log *slog.Logger
@@ -100,7 +100,7 @@ func newRun(o Options) (*run, error) {
 		o.DataDir = config.DefaultDataDir
 	}
 	if o.RunDir == "" {
-		o.RunDir = config.RunDir
+		o.RunDir = config.RunDirFor(o.DataDir)
 	}
 	if o.procRoot == "" {
 		o.procRoot = "/proc"

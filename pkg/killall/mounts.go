@@ -3,6 +3,7 @@ package killall
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // mount is one line of /proc/self/mountinfo.
@@ -136,6 +138,12 @@ func (r *run) cleanMounts(ctx context.Context) {
 	}
 	r.removeTree(filepath.Join(r.RunDir, "containerd"))
 	r.removeTree(filepath.Join(r.RunDir, "flannel")) // subnet.env and net-conf.json
+	// The run dir itself, if nothing else is left in it (edgek creates nothing else there).
+	if !r.DryRun {
+		if err := r.sys.Remove(r.RunDir); err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) {
+			r.fail(fmt.Errorf("remove %s: %w", r.RunDir, err))
+		}
+	}
 }
 
 // removeTree removes dir unless something is still mounted in it: removing through a mount

@@ -1,6 +1,7 @@
 package killall
 
 import (
+	"github.com/edgek-io/edgek/pkg/config"
 	"os"
 	"path/filepath"
 	"slices"
@@ -61,6 +62,7 @@ func TestRun(t *testing.T) {
 		"remove "+h.rel(h.netns)+"/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc",
 		"removeall "+h.rel(h.run)+"/containerd",
 		"removeall "+h.rel(h.run)+"/flannel",
+		"remove "+h.rel(h.run),
 		"dellink veth1a2b", "dellink cni0", "dellink flannel.1",
 		"run iptables-save", "run iptables-restore",
 		"run nft list tables", "run nft delete table ip kube-proxy", "run nft delete table ip6 flannel-ipv6",
@@ -174,7 +176,7 @@ func TestNewRunRefusesSharedRunDir(t *testing.T) {
 	}
 	o := h.options(1, true)
 	o.RunDir = ""
-	if r, err := newRun(o); err != nil || r.RunDir != "/run/edgek" {
-		t.Errorf("default run dir: %v", err)
+	if r, err := newRun(o); err != nil || r.RunDir != config.RunDirFor(o.DataDir) {
+		t.Errorf("default run dir of data dir %s: %v, %v", o.DataDir, r, err)
 	}
 }

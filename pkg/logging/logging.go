@@ -40,7 +40,10 @@ func RouteUpstream(logger *slog.Logger, debug bool) {
 	if debug {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
-	logrus.AddHook(&logrusHook{logger: logger.With("component", "kine")})
+	// Replace, not add: routing twice must not log every kine line twice.
+	hooks := make(logrus.LevelHooks)
+	hooks.Add(&logrusHook{logger: logger.With("component", "kine")})
+	logrus.StandardLogger().ReplaceHooks(hooks)
 }
 
 // logrusHook forwards logrus entries (kine logs through logrus) to slog.

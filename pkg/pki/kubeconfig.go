@@ -33,7 +33,9 @@ func WriteKubeconfig(path, serverURL, caCertFile string, client CertPair, mode o
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
-	content := renderKubeconfig(serverURL, data[0], data[1], data[2])
+	b64 := base64.StdEncoding.EncodeToString
+	user := fmt.Sprintf("client-certificate-data: %s\n    client-key-data: %s", b64(data[1]), b64(data[2]))
+	content := renderKubeconfig(serverURL, data[0], user)
 	if err := writeFileAtomic(path, content, mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
@@ -53,7 +55,7 @@ func checkServerURL(serverURL string) error {
 
 // renderKubeconfig returns the kubeconfig YAML. The server URL is quoted (a
 // Go-quoted string is a valid YAML double-quoted scalar); base64 needs none.
-func renderKubeconfig(serverURL string, ca, cert, key []byte) []byte {
+func renderKubeconfig(serverURL string, ca []byte, user string) []byte {
 	b64 := base64.StdEncoding.EncodeToString
 	return fmt.Appendf(nil, `apiVersion: v1
 kind: Config
@@ -65,8 +67,7 @@ clusters:
 users:
 - name: default
   user:
-    client-certificate-data: %s
-    client-key-data: %s
+    %s
 contexts:
 - name: default
   context:
@@ -74,5 +75,24 @@ contexts:
     user: default
 current-context: default
 preferences: {}
-`, strconv.Quote(serverURL), b64(ca), b64(cert), b64(key))
+`, strconv.Quote(serverURL), b64(ca), user)
+}
+
+// WriteTokenKubeconfig writes a kubeconfig like WriteKubeconfig whose user authenticates
+// with a bearer token, e.g. a joining agent's bootstrap token. caPEM is the CA itself.
+func WriteTokenKubeconfig(path, serverURL string, caPEM []byte, token string, mode os.FileMode) error {
+	if err := checkServerURL(serverURL); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	if block, _ := pem.Decode(caPEM); block == nil {
+		return fmt.Errorf("write kubeconfig %s: the CA holds no PEM data", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	content := renderKubeconfig(serverURL, caPEM, "token: "+strconv.Quote(token))
+	if err := writeFileAtomic(path, content, mode); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
 }

@@ -1,13 +1,17 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -127,4 +131,26 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// writeChain writes <leaf>-chain.crt: the leaf certificate followed by its CA, rewritten
+// whenever either changed.
+func writeChain(dir, leafPath, caPath string) (string, error) {
+	leaf, err := os.ReadFile(leafPath)
+	if err != nil {
+		return "", fmt.Errorf("certificate chain: %w", err)
+	}
+	ca, err := os.ReadFile(caPath)
+	if err != nil {
+		return "", fmt.Errorf("certificate chain: %w", err)
+	}
+	path := filepath.Join(dir, strings.TrimSuffix(filepath.Base(leafPath), ".crt")+"-chain.crt")
+	want := append(append(bytes.TrimSpace(leaf), '\n'), ca...)
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, want) {
+		return path, nil
+	}
+	if err := writeFileAtomic(path, want, certMode); err != nil {
+		return "", fmt.Errorf("certificate chain: %w", err)
+	}
+	return path, nil
 }

@@ -46,6 +46,9 @@ type Bundle struct {
 	// APIServerServingCert and APIServerServingKey are the apiserver's
 	// serving cert (signed by the server CA, ExtKeyUsage ServerAuth).
 	APIServerServingCert, APIServerServingKey string
+	// APIServerServingChain is the serving certificate followed by the server CA: the
+	// apiserver presents the chain so that a joining agent can pin the CA by its hash.
+	APIServerServingChain string
 
 	// Client certs signed by the client CA (ExtKeyUsage ClientAuth).
 
@@ -117,6 +120,9 @@ func Ensure(opts Options) (*Bundle, error) {
 		}
 	}
 	b.APIServerServingCert, b.APIServerServingKey = serving.Cert, serving.Key
+	if b.APIServerServingChain, err = writeChain(dir, serving.Cert, b.ServerCACert); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

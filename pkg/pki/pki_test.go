@@ -1,10 +1,12 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -33,7 +35,7 @@ func TestEnsureCreatesFilesWithModes(t *testing.T) {
 		{b.ClientCACert, 0o644}, {b.ClientCAKey, 0o600},
 		{b.RequestHeaderCACert, 0o644}, {b.RequestHeaderCAKey, 0o600},
 		{b.ServiceAccountKey, 0o600}, {b.ServiceAccountPub, 0o644},
-		{b.APIServerServingCert, 0o644}, {b.APIServerServingKey, 0o600},
+		{b.APIServerServingCert, 0o644}, {b.APIServerServingKey, 0o600}, {b.APIServerServingChain, 0o644},
 		{b.Admin.Cert, 0o644}, {b.Admin.Key, 0o600},
 		{b.Scheduler.Cert, 0o644}, {b.Scheduler.Key, 0o600},
 		{b.ControllerManager.Cert, 0o644}, {b.ControllerManager.Key, 0o600},
@@ -57,6 +59,24 @@ func TestEnsureCreatesFilesWithModes(t *testing.T) {
 	if files := snapshot(t, opts.Dir); len(files) != len(tests) {
 		t.Errorf("dir holds %d files, want %d (leftover temp files?)", len(files), len(tests))
 	}
+	chain, err := os.ReadFile(b.APIServerServingChain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, rest := pem.Decode(chain)
+	ca, _ := pem.Decode(rest)
+	if leaf == nil || ca == nil || !bytes.Equal(pem.EncodeToMemory(ca), mustRead(t, b.ServerCACert)) {
+		t.Errorf("serving chain is not the serving cert followed by the server CA:\n%s", chain)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestEnsureServingSANs(t *testing.T) {
@@ -226,14 +246,14 @@ func TestEnsureRegenerates(t *testing.T) {
 			change: func(t *testing.T, opts *Options, b *Bundle) {
 				opts.SANs = append(opts.SANs, "new.example.com", "10.0.0.9")
 			},
-			wantChanged: []string{"serving-kube-apiserver.crt"},
+			wantChanged: []string{"serving-kube-apiserver.crt", "serving-kube-apiserver-chain.crt"},
 		},
 		{
 			name: "leaf near expiry is renewed, CAs are not",
 			change: func(t *testing.T, opts *Options, b *Bundle) {
 				opts.Now = func() time.Time { return testNow.Add(300 * 24 * time.Hour) }
 			},
-			wantChanged: []string{"serving-kube-apiserver.crt", "client-admin.crt", "client-kube-scheduler.crt",
+			wantChanged: []string{"serving-kube-apiserver.crt", "serving-kube-apiserver-chain.crt", "client-admin.crt", "client-kube-scheduler.crt",
 				"client-kube-controller-manager.crt", "client-kube-apiserver.crt", "client-auth-proxy.crt"},
 		},
 		{

@@ -177,3 +177,18 @@ func randomSecret() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// BootstrapToken derives the Kubernetes bootstrap token ("<id>.<secret>", 6 and 16
+// characters of [a-f0-9]) that agents holding the join secret authenticate with. Server
+// and agent derive it alike, so the join secret itself never crosses the network.
+func BootstrapToken(secret string) string {
+	sum := sha256.Sum256([]byte("edgek-bootstrap-token:" + secret))
+	h := hex.EncodeToString(sum[:])
+	return h[:6] + "." + h[6:22]
+}
+
+// CAHashPEM is the token's CA hash of a PEM-encoded CA certificate.
+func CAHashPEM(pemData []byte) string {
+	sum := sha256.Sum256(pemData)
+	return hex.EncodeToString(sum[:])
+}

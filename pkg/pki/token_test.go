@@ -149,3 +149,19 @@ func TestEnsureToken(t *testing.T) {
 		})
 	}
 }
+
+func TestBootstrapToken(t *testing.T) {
+	tok := BootstrapToken("s3cret")
+	if !regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`).MatchString(tok) {
+		t.Fatalf("BootstrapToken = %q, not a Kubernetes bootstrap token", tok)
+	}
+	if BootstrapToken("s3cret") != tok {
+		t.Error("BootstrapToken is not deterministic")
+	}
+	if BootstrapToken("other") == tok {
+		t.Error("different secrets give the same bootstrap token")
+	}
+	if strings.Contains(tok, "s3cret") {
+		t.Error("bootstrap token contains the secret")
+	}
+}

@@ -16,13 +16,14 @@ import (
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/datastore"
 	"github.com/edgek-io/edgek/pkg/deploy"
+	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
 // Run runs a server until ctx ends or a component fails. c must be validated.
 func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
-	lock, err := preflight(c)
+	lock, err := checkPreflight(c)
 	if err != nil {
 		return err
 	}
@@ -32,8 +33,13 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
 	}
-	if _, err := pki.EnsureToken(c.TokenFile(), bundle.ServerCACert, c.Token); err != nil {
+	token, err := pki.EnsureToken(c.TokenFile(), bundle.ServerCACert, c.Token)
+	if err != nil {
 		return fmt.Errorf("join token: %w", err)
+	}
+	joinInfo, err := publishedJoin(c, bundle, token)
+	if err != nil {
+		return err
 	}
 	if err := writeComponentKubeconfigs(c, bundle); err != nil {
 		return err
@@ -43,7 +49,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		kine,
 		control.NewAPIServer(c, bundle, kine.Endpoints),
 		&daemon.Step{StepName: "bootstrap", Do: func(ctx context.Context) error {
-			if err := k8s.BootstrapRBAC(ctx, c.Kubeconfig("admin")); err != nil {
+			if err := k8s.Bootstrap(ctx, c.Kubeconfig("admin"), joinInfo); err != nil {
 				return err
 			}
 			if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
@@ -76,6 +82,27 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return nil
 	}
 	return daemon.Run(ctx, log, onReady, comps...)
+}
+
+// publishedJoin is what the server publishes for agents that join with its token.
+func publishedJoin(c *config.Server, b *pki.Bundle, token string) (k8s.Join, error) {
+	_, secret, err := pki.ParseToken(token)
+	if err != nil {
+		return k8s.Join{}, fmt.Errorf("join token: %w", err)
+	}
+	clientCA, err := os.ReadFile(b.ClientCACert)
+	if err != nil {
+		return k8s.Join{}, fmt.Errorf("client CA: %w", err)
+	}
+	cluster := join.Cluster{
+		ClientCA:       clientCA,
+		ClusterCIDR:    c.ClusterCIDR,
+		ServiceCIDR:    c.ServiceCIDR,
+		ClusterDNS:     c.ClusterDNS,
+		ClusterDomain:  c.ClusterDomain,
+		FlannelBackend: c.Node.FlannelBackend,
+	}
+	return k8s.Join{BootstrapToken: pki.BootstrapToken(secret), NodeConfig: cluster.Data()}, nil
 }
 
 // servingSANs lists the names the apiserver certificate must carry besides the

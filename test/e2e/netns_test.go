@@ -25,6 +25,7 @@ var nsCounter atomic.Int32
 type netns struct {
 	name string
 	path string
+	ip   string // the node's address on edgek0
 }
 
 func run(t *testing.T, name string, args ...string) {
@@ -46,8 +47,13 @@ func newNetns(t *testing.T) *netns {
 // newNetnsNoRoute creates a namespace whose only interface is the port-less bridge, with no
 // default route (an isolated edge network).
 func newNetnsNoRoute(t *testing.T) *netns {
+	return newNetnsAt(t, nodeIP)
+}
+
+// newNetnsAt is newNetnsNoRoute with the node at ip (in 172.31.254.0/24).
+func newNetnsAt(t *testing.T, ip string) *netns {
 	t.Helper()
-	n := &netns{name: fmt.Sprintf("edgek-e2e-%d-%d", os.Getpid(), nsCounter.Add(1))}
+	n := &netns{name: fmt.Sprintf("edgek-e2e-%d-%d", os.Getpid(), nsCounter.Add(1)), ip: ip}
 	n.path = "/run/netns/" + n.name
 	run(t, "ip", "netns", "add", n.name)
 	t.Cleanup(func() {
@@ -57,9 +63,20 @@ func newNetnsNoRoute(t *testing.T) *netns {
 	})
 	run(t, "ip", "-n", n.name, "link", "set", "lo", "up")
 	run(t, "ip", "-n", n.name, "link", "add", "edgek0", "type", "bridge")
-	run(t, "ip", "-n", n.name, "addr", "add", nodeIP+"/24", "dev", "edgek0")
+	run(t, "ip", "-n", n.name, "addr", "add", ip+"/24", "dev", "edgek0")
 	run(t, "ip", "-n", n.name, "link", "set", "edgek0", "up")
 	return n
+}
+
+// connect joins the edgek0 bridges of n and other with a veth pair made inside the two
+// namespaces (it goes when they go): two hosts on one isolated LAN.
+func (n *netns) connect(t *testing.T, other *netns) {
+	t.Helper()
+	run(t, "ip", "-n", n.name, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", other.name)
+	for _, ns := range []*netns{n, other} {
+		run(t, "ip", "-n", ns.name, "link", "set", "lan0", "master", "edgek0")
+		run(t, "ip", "-n", ns.name, "link", "set", "lan0", "up")
+	}
 }
 
 // command returns a command that runs inside the namespace. nsenter execs the program,

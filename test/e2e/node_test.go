@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/oci"
 )
 
@@ -297,7 +298,7 @@ func checkRuntimeTools(t *testing.T, s *server) {
 // checkContainerdRestarts kills containerd; edgek starts a new one, and the pods stay usable.
 func checkContainerdRestarts(t *testing.T, s *server, pod string) {
 	t.Helper()
-	pidFile := "/run/edgek/containerd/containerd.pid"
+	pidFile := filepath.Join(config.RunDirFor(s.dataDir), "containerd", "containerd.pid")
 	old := readFile(t, pidFile)
 	run(t, "kill", "-9", old)
 	eventually(t, 30*time.Second, "containerd restarted", func() error {

@@ -27,25 +27,51 @@ type server struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	runs    int
+	// readyLog is the log line that says the process is ready.
+	readyLog string
+	// api is the server whose apiserver kubectl talks to: itself, or an agent's server.
+	api *server
 }
 
 // newServer prepares a server in its own data dir inside ns; start runs it.
 func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
 	t.Helper()
-	s := &server{t: t, ns: ns, dataDir: filepath.Join(t.TempDir(), "data")}
-	// Pods inherit a resolver that does not exist: nothing may reach the host's resolver.
-	resolv := filepath.Join(filepath.Dir(s.dataDir), "resolv.conf")
-	if err := os.WriteFile(resolv, []byte("nameserver 172.31.254.53\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	s := newNode(t, ns, `msg="edgek server is ready"`)
 	s.args = append([]string{"server",
 		"--data-dir", s.dataDir,
 		"--write-kubeconfig", s.kubeconfig(),
 		"--config", s.configFile(),
-		"--node-ip", nodeIP,
-		"--resolv-conf", resolv,
+		"--node-ip", ns.ip,
+		"--resolv-conf", s.resolvConf(),
 	}, extraArgs...)
-	if err := os.MkdirAll(filepath.Dir(s.configFile()), 0o755); err != nil {
+	return s
+}
+
+// newAgent prepares `edgek agent` in its own data dir inside ns, joining srv with token.
+func newAgent(t *testing.T, ns *netns, srv *server, token string, extraArgs ...string) *server {
+	t.Helper()
+	a := newNode(t, ns, `msg="edgek agent is ready"`)
+	a.api = srv
+	a.args = append([]string{"agent",
+		"--server", "https://" + srv.ns.ip + ":6443",
+		"--token", token,
+		"--data-dir", a.dataDir,
+		"--config", a.configFile(),
+		"--node-ip", ns.ip,
+		"--resolv-conf", a.resolvConf(),
+	}, extraArgs...)
+	return a
+}
+
+func newNode(t *testing.T, ns *netns, readyLog string) *server {
+	t.Helper()
+	s := &server{t: t, ns: ns, dataDir: filepath.Join(t.TempDir(), "data"), readyLog: readyLog}
+	s.api = s
+	// Pods inherit a resolver that does not exist: nothing may reach the host's resolver.
+	if err := os.MkdirAll(filepath.Dir(s.dataDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.resolvConf(), []byte("nameserver 172.31.254.53\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(s.configFile(), nil, 0o644); err != nil {
@@ -55,14 +81,15 @@ func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
 	return s
 }
 
-func (s *server) kubeconfig() string { return filepath.Join(s.dataDir, "..", "kubeconfig.yaml") }
+func (s *server) kubeconfig() string { return filepath.Join(s.api.dataDir, "..", "kubeconfig.yaml") }
+func (s *server) resolvConf() string { return filepath.Join(s.dataDir, "..", "resolv.conf") }
 func (s *server) configFile() string { return filepath.Join(s.dataDir, "..", "config.yaml") }
 
 // start launches edgek and waits until the apiserver answers /readyz.
 func (s *server) start() {
 	s.t.Helper()
 	s.runs++
-	s.logPath = filepath.Join(artifactsDir, fmt.Sprintf("%s-run%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.runs))
+	s.logPath = filepath.Join(artifactsDir, fmt.Sprintf("%s-%s-run%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.args[0], s.runs))
 	logf, err := os.Create(s.logPath)
 	if err != nil {
 		s.t.Fatal(err)
@@ -87,7 +114,7 @@ func (s *server) waitReady(timeout time.Duration) {
 			s.t.Fatalf("edgek exited before it was ready: %v\n%s", s.cmd.ProcessState, s.logTail(40))
 		default:
 		}
-		if log, _ := os.ReadFile(s.logPath); strings.Contains(string(log), `msg="edgek server is ready"`) {
+		if log, _ := os.ReadFile(s.logPath); strings.Contains(string(log), s.readyLog) {
 			if out, err := s.kubectl("get", "--raw", "/readyz"); err == nil && strings.TrimSpace(out) == "ok" {
 				return
 			}
@@ -163,7 +190,7 @@ func (s *server) kubectl(args ...string) (string, error) {
 func (s *server) kubectlIn(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	full := append([]string{"--net=" + s.ns.path, edgekBin, "kubectl", "--kubeconfig", s.kubeconfig()}, args...)
+	full := append([]string{"--net=" + s.api.ns.path, edgekBin, "kubectl", "--kubeconfig", s.kubeconfig()}, args...)
 	cmd := exec.CommandContext(ctx, "nsenter", full...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer

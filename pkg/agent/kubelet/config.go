@@ -51,8 +51,15 @@ func Config(a *config.Agent, tls *pki.NodeBundle, h Host) string {
 	w("resolvConf: %q", h.ResolvConf)
 	w("serializeImagePulls: false")
 	w("staticPodPath: %q", a.StaticPodDir())
-	w("tlsCertFile: %q", tls.KubeletServing.Cert)
-	w("tlsPrivateKeyFile: %q", tls.KubeletServing.Key)
+	if tls.KubeletServing.Cert != "" {
+		w("tlsCertFile: %q", tls.KubeletServing.Cert)
+		w("tlsPrivateKeyFile: %q", tls.KubeletServing.Key)
+	}
+	if a.Joins() {
+		// The client certificate comes from a CSR the controller-manager signs; the kubelet
+		// renews it the same way before it expires.
+		w("rotateCertificates: true")
+	}
 	return b.String()
 }
 
@@ -65,6 +72,9 @@ func Args(a *config.Agent) []string {
 		"node-ip":           a.NodeIP.String(),
 		"root-dir":          a.KubeletRootDir(),
 		"cert-dir":          a.TLSDir(),
+	}
+	if a.Joins() {
+		d["bootstrap-kubeconfig"] = a.BootstrapKubeconfig()
 	}
 	if len(a.NodeLabels) > 0 {
 		d["node-labels"] = strings.Join(a.NodeLabels, ",")

@@ -32,6 +32,7 @@ func APIServer(in Inputs) []string {
 		"bind-address":                       c.BindAddress.String(),
 		"client-ca-file":                     t.ClientCACert,
 		"enable-admission-plugins":           "NodeRestriction",
+		"enable-bootstrap-token-auth":        "true",
 		"etcd-servers":                       strings.Join(in.Etcd.Servers, ","),
 		"kubelet-client-certificate":         t.APIServerKubeletClient.Cert,
 		"kubelet-client-key":                 t.APIServerKubeletClient.Key,
@@ -51,7 +52,7 @@ func APIServer(in Inputs) []string {
 		"service-cluster-ip-range":           c.ServiceCIDR.String(),
 		"service-node-port-range":            "30000-32767",
 		"storage-backend":                    "etcd3",
-		"tls-cert-file":                      t.APIServerServingCert,
+		"tls-cert-file":                      t.APIServerServingChain,
 		"tls-private-key-file":               t.APIServerServingKey,
 	}
 	if c.NodeIP.IsLoopback() {

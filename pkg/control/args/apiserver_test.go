@@ -42,6 +42,24 @@ func flagValue(args []string, name string) (string, bool) {
 	return "", false
 }
 
+// withEtcd returns default inputs whose apiserver talks to the etcd endpoints e.
+func withEtcd(e config.EtcdEndpoints) Inputs {
+	in := inputs(nil)
+	in.Etcd = e
+	return in
+}
+
+// flagCount returns how often --name occurs in args.
+func flagCount(args []string, name string) int {
+	n := 0
+	for _, a := range args {
+		if strings.HasPrefix(a, "--"+name+"=") {
+			n++
+		}
+	}
+	return n
+}
+
 func TestControlPlaneArgs(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -60,7 +78,20 @@ func TestControlPlaneArgs(t *testing.T) {
 			"service-account-issuer":   "https://kubernetes.default.svc.cluster.local",
 			"anonymous-auth":           "false",
 			"client-ca-file":           "/tls/client-ca.crt",
-		}, []string{"endpoint-reconciler-type", "etcd-cafile"}},
+		}, []string{"endpoint-reconciler-type", "etcd-cafile", "etcd-certfile", "etcd-keyfile"}},
+		{"apiserver external etcd with client tls", APIServer, withEtcd(config.EtcdEndpoints{
+			Servers: []string{"https://10.0.0.5:2379", "https://10.0.0.6:2379"},
+			CAFile:  "/etc/etcd/ca.crt", CertFile: "/etc/etcd/client.crt", KeyFile: "/etc/etcd/client.key",
+		}), map[string]string{
+			"etcd-servers":  "https://10.0.0.5:2379,https://10.0.0.6:2379",
+			"etcd-cafile":   "/etc/etcd/ca.crt",
+			"etcd-certfile": "/etc/etcd/client.crt",
+			"etcd-keyfile":  "/etc/etcd/client.key",
+		}, nil},
+		{"apiserver external etcd with ca only", APIServer, withEtcd(config.EtcdEndpoints{
+			Servers: []string{"https://10.0.0.5:2379"}, CAFile: "/etc/etcd/ca.crt",
+		}), map[string]string{"etcd-servers": "https://10.0.0.5:2379", "etcd-cafile": "/etc/etcd/ca.crt"},
+			[]string{"etcd-certfile", "etcd-keyfile"}},
 		{"apiserver on loopback node ip", APIServer, inputs(func(c *config.Server) { c.NodeIP = netip.MustParseAddr("127.0.0.1") }),
 			map[string]string{"endpoint-reconciler-type": "none"}, nil},
 		{"apiserver extra args override", APIServer, inputs(func(c *config.Server) {
@@ -70,6 +101,15 @@ func TestControlPlaneArgs(t *testing.T) {
 			"kubeconfig":   "/var/lib/edgek/server/cred/scheduler.kubeconfig",
 			"leader-elect": "false",
 			"bind-address": "127.0.0.1",
+			"secure-port":  "10259",
+		}, nil},
+		{"scheduler extra args override", Scheduler, inputs(func(c *config.Server) {
+			c.ExtraSchedulerArgs = []string{"leader-elect=true", "--bind-address=0.0.0.0", "v=2"}
+		}), map[string]string{
+			"leader-elect": "true",
+			"bind-address": "0.0.0.0",
+			"v":            "2",
+			"kubeconfig":   "/var/lib/edgek/server/cred/scheduler.kubeconfig",
 			"secure-port":  "10259",
 		}, nil},
 		{"controller-manager defaults", ControllerManager, inputs(nil), map[string]string{
@@ -95,6 +135,9 @@ func TestControlPlaneArgs(t *testing.T) {
 			for k, want := range tt.want {
 				if v, ok := flagValue(got, k); !ok || v != want {
 					t.Errorf("--%s = %q (present %v), want %q", k, v, ok, want)
+				}
+				if n := flagCount(got, k); n > 1 {
+					t.Errorf("--%s given %d times, want the user's value to replace the default", k, n)
 				}
 			}
 			for _, k := range tt.absent {
