@@ -4,6 +4,10 @@
 #   usage: scripts/bench.sh [path/to/edgek]
 #   IDLE_SECONDS (60): idle time before measuring the control plane alone
 #   NODE_IDLE_SECONDS (120): idle time before measuring a full node
+#   MEMORY_LIMIT (unset): e.g. 1G: the full node (edgek, containerd, shims and every pod) runs
+#     under this memory limit, as on a small board (cgroup v1 hosts)
+# On cgroup v1 hosts the full node runs in a cgroup of its own (the kubelet's cgroup root
+# included), whose peak and idle memory are reported.
 set -euo pipefail
 BIN=$(readlink -f "${1:-bin/edgek}")
 IDLE=${IDLE_SECONDS:-60}
@@ -12,11 +16,15 @@ NS=edgek-bench-$$
 WORK=$(mktemp -d /tmp/edgek-bench.XXXXXX)
 PID=
 
+CG=edgek-bench-$$
 cleanup() {
   if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
   if [[ -d $WORK/node ]]; then
     nsenter --net=/run/netns/"$NS" "$BIN" killall --data-dir "$WORK/node" >/dev/null 2>&1 || true
   fi
+  for d in /sys/fs/cgroup/*/"$CG"; do
+    [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -84,9 +92,27 @@ stop_server
 echo "nameserver 172.31.254.53" >"$WORK/resolv.conf"
 kubectl() { in_ns "$BIN" kubectl --kubeconfig "$WORK/node-kubeconfig.yaml" "$@"; }
 since() { echo "$(date +%s.%N) - $1" | bc; }
+node_args=()
+MEMCG=
+if [[ -d /sys/fs/cgroup/memory ]]; then
+  # One cgroup for the whole node: edgek (and so containerd and the shims) and, as the
+  # kubelet's cgroup root, every pod.
+  for h in /sys/fs/cgroup/*/cgroup.procs; do
+    d=$(dirname "$h")/$CG
+    mkdir -p "$d"
+    for f in cpuset.cpus cpuset.mems; do
+      [[ -f $(dirname "$h")/$f ]] && cat "$(dirname "$h")/$f" >"$d/$f"
+    done
+  done
+  MEMCG=/sys/fs/cgroup/memory/$CG
+  if [[ -n ${MEMORY_LIMIT:-} ]]; then echo "$MEMORY_LIMIT" >"$MEMCG/memory.limit_in_bytes"; fi
+  node_args+=(--kubelet-arg "cgroup-root=/$CG")
+fi
 t0=$(date +%s.%N)
-nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
-  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null >>"$WORK/node.log" 2>&1 &
+# The shell moves itself into the node's cgroups, then execs nsenter, which execs edgek: $! is edgek.
+sh -c 'for h in /sys/fs/cgroup/*/cgroup.procs; do d=$(dirname "$h")/'"$CG"'; [ -d "$d" ] && echo $$ >"$d/cgroup.procs"; done; exec "$@"' sh \
+  nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
+  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null "${node_args[@]}" >>"$WORK/node.log" 2>&1 &
 PID=$!
 until [[ -f $WORK/node-kubeconfig.yaml ]] && kubectl get --raw /readyz >/dev/null 2>&1; do
   kill -0 "$PID" 2>/dev/null || { echo "edgek exited; log:" >&2; tail -20 "$WORK/node.log" >&2; exit 1; }
@@ -115,16 +141,40 @@ until [[ -n $addons_ready ]]; do
   sleep 0.2
 done
 sleep "$NODE_IDLE"
-read -r coredns_rss coredns_pss < <(mem "$(pgrep -x coredns | head -1)")
-read -r dash_rss dash_pss < <(mem "$(pgrep -x dashboard | head -1)")
-# Summed PSS of edgek, its containerd and the shims (the pause container itself excluded).
-pids=("$PID" $(pgrep -f "^containerd --config $WORK/node/" || true) $(pgrep -f "containerd-shim-runc-v2 -namespace k8s.io" || true))
+# pod_mem NS SELECTOR prints "rss_mib pss_mib" summed over every process of the pod (its
+# containers and its pause container), found through the pod's memory cgroup.
+pod_mem() {
+  local uid dir rss=0 pss=0 r p pid
+  uid=$(kubectl get pod -n "$1" -l "$2" -o 'jsonpath={.items[0].metadata.uid}')
+  dir=$(find /sys/fs/cgroup/memory /sys/fs/cgroup -maxdepth 6 -type d \( -name "pod$uid" -o -name "pod${uid//-/_}*" \) 2>/dev/null | head -1)
+  [[ -n $dir ]] || { echo "no cgroup for pod $uid" >&2; echo "? ?"; return; }
+  for pid in $(find "$dir" -name cgroup.procs -exec cat {} + | sort -u); do
+    read -r r p < <(mem "$pid")
+    rss=$((rss + r)); pss=$((pss + p))
+  done
+  echo "$rss $pss"
+}
+read -r coredns_rss coredns_pss < <(pod_mem kube-system k8s-app=kube-dns)
+read -r dash_rss dash_pss < <(pod_mem edgek-dashboard app.kubernetes.io/name=edgek-dashboard)
+# Summed PSS of edgek, its containerd and its shims (the pods excluded). The node's runtime dir
+# is /run/edgek-<first 8 hex digits of sha256(data dir)> (see README).
+RUN_DIR=/run/edgek-$(printf %s "$WORK/node" | sha256sum | cut -c1-8)
+SOCK=$RUN_DIR/containerd/containerd.sock
+pids=("$PID" $(pgrep -f "^containerd --config $WORK/node/" || true) $(pgrep -f -- "-address $SOCK" || true))
 pss_sum=0
 for p in "${pids[@]}"; do
   read -r _ pss < <(mem "$p")
   pss_sum=$((pss_sum + pss))
 done
 read -r node_rss node_pss < <(mem "$PID")
+node_cg="(cgroup v2 host: not measured)"
+if [[ -n $MEMCG ]]; then
+  peak=$(($(cat "$MEMCG/memory.max_usage_in_bytes") / 1024 / 1024))
+  now=$(($(cat "$MEMCG/memory.usage_in_bytes") / 1024 / 1024))
+  rss_now=$(awk '/^total_rss / {print int($2/1048576)}' "$MEMCG/memory.stat")
+  limit=${MEMORY_LIMIT:-none}
+  node_cg="peak ${peak} MiB; idle ${now} MiB (${rss_now} MiB anonymous, the rest page cache); limit ${limit}"
+fi
 c1=$(awk '{print $14+$15}' "/proc/$PID/stat")
 sleep 60
 c2=$(awk '{print $14+$15}' "/proc/$PID/stat")
@@ -140,11 +190,12 @@ cat <<EOF2
 | full node: start to node Ready, fresh data dir | ${node_ready} s |
 | full node: start to first user pod Running | ${pod_running} s |
 | full node: start to all addon pods (CoreDNS, dashboard) Ready | ${addons_ready} s |
-| CoreDNS pod: RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
-| dashboard pod: RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
+| CoreDNS pod (all its processes, pause included): RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
+| dashboard pod (all its processes, pause included): RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
 | full node: edgek RSS / PSS after ${NODE_IDLE} s idle | ${node_rss} / ${node_pss} MiB |
 | full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes; pods excluded) | ${pss_sum} MiB |
 | full node: edgek idle CPU over 60 s | ${node_cpu} % of one core |
+| full node, whole cgroup (edgek, containerd, shims, CoreDNS, dashboard, 1 pod) | ${node_cg} |
 | SQLite data dir after start | $((db / 1024)) MiB |
 | binary size | $((size / 1024 / 1024)) MiB |
 EOF2

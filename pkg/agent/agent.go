@@ -5,7 +5,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/edgek-io/edgek/pkg/agent/containerd"
 	"github.com/edgek-io/edgek/pkg/agent/flannel"
+	"github.com/edgek-io/edgek/pkg/agent/host"
 	"github.com/edgek-io/edgek/pkg/agent/kubelet"
 	"github.com/edgek-io/edgek/pkg/agent/kubeproxy"
 	"github.com/edgek-io/edgek/pkg/agent/registries"
@@ -20,6 +20,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/data"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
@@ -55,20 +56,20 @@ func Components(o Options) ([]daemon.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	v1 := cgroupV1("/sys")
+	v1 := host.CgroupV1("/sys")
 	if v1 {
 		o.Log.Warn("cgroup v1 host: running the kubelet with failCgroupV1=false (Kubernetes >= 1.35 refuses cgroup v1 otherwise); consider booting with systemd.unified_cgroup_hierarchy=1")
 	}
-	driver := cgroupDriver(v1)
-	resolv, err := resolvConf(a.ResolvConf, filepath.Join(a.AgentDir(), "etc", "resolv.conf"), o.Log)
+	driver := host.CgroupDriver(v1)
+	resolv, err := host.ResolvConf(a.ResolvConf, filepath.Join(a.AgentDir(), "etc", "resolv.conf"), o.Log)
 	if err != nil {
 		return nil, err
 	}
-	host := kubelet.Host{CgroupDriver: driver, CgroupV1: v1, ResolvConf: resolv}
+	facts := kubelet.Host{CgroupDriver: driver, CgroupV1: v1, ResolvConf: resolv}
 	if err := os.MkdirAll(a.StaticPodDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("create %s: %w", a.StaticPodDir(), err)
 	}
-	if err := fsutil.WriteFileAtomic(a.KubeletConfigFile(), []byte(kubelet.Config(a, tls, host)), 0o600); err != nil {
+	if err := fsutil.WriteFileAtomic(a.KubeletConfigFile(), []byte(kubelet.Config(a, tls, facts)), 0o600); err != nil {
 		return nil, fmt.Errorf("write kubelet config: %w", err)
 	}
 	regs, err := registries.Load(a.PrivateRegistry)
@@ -81,6 +82,13 @@ func Components(o Options) ([]daemon.Component, error) {
 	restrict := containerd.LacksCapSysResource("/proc/self/status")
 	if restrict {
 		o.Log.Info("no CAP_SYS_RESOURCE: containerd restricts containers' oom_score_adj (LXC, rootless or restricted VM)")
+	}
+	ipamDir := filepath.Join(a.RunDir(), "cni", "networks")
+	if pods, _ := os.ReadDir(filepath.Join(a.KubeletRootDir(), "pods")); len(pods) > 0 {
+		// A node that ran pods before this version kept their IPs in the CNI default.
+		if err := migrateIPAM("/var/lib/cni/networks/cbr0", filepath.Join(ipamDir, "cbr0")); err != nil {
+			return nil, err
+		}
 	}
 	kubeletLog := o.Log.With("component", "kubelet")
 	return []daemon.Component{
@@ -110,6 +118,7 @@ func Components(o Options) ([]daemon.Component, error) {
 			SubnetFile:  a.FlannelSubnetFile(),
 			CNIConfDir:  a.CNIConfDir(),
 			RunDir:      filepath.Dir(a.FlannelSubnetFile()),
+			IPAMDir:     ipamDir,
 			Log:         o.Log.With("component", "flannel"),
 		}),
 		&daemon.Step{StepName: "service-route", Do: func(context.Context) error {
@@ -178,10 +187,10 @@ func nodeCerts(o Options) (*pki.NodeBundle, error) {
 	if o.ServerTLS == nil {
 		return nil, fmt.Errorf("internal error: an agent inside a server needs the server's certificates")
 	}
-	host, _ := os.Hostname()
+	hostname, _ := os.Hostname()
 	tls, err := pki.EnsureNode(pki.NodeOptions{
 		Dir: a.TLSDir(), Server: o.ServerTLS, NodeName: a.NodeName,
-		SANs: []string{a.NodeName, host, a.NodeIP.String(), "localhost", "127.0.0.1"},
+		SANs: []string{a.NodeName, hostname, a.NodeIP.String(), "localhost", "127.0.0.1"},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node certificates: %w", err)
@@ -192,4 +201,32 @@ func nodeCerts(o Options) (*pki.NodeBundle, error) {
 		}
 	}
 	return tls, nil
+}
+
+// migrateIPAM copies the pod IP reservations of an edgek that kept them in the CNI default
+// (/var/lib/cni) into the runtime dir, once, so that running pods keep their addresses.
+func migrateIPAM(old, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(old)
+	if err != nil {
+		return nil // nothing to migrate
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(old, e.Name()))
+		if err != nil {
+			return fmt.Errorf("migrate pod IP reservations: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			return fmt.Errorf("migrate pod IP reservations: %w", err)
+		}
+	}
+	return nil
 }

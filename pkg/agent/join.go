@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,17 +57,48 @@ func Run(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	return daemon.Run(ctx, log, onReady, comps...)
 }
 
+// savedClusterFile keeps the settings of the last join.
+func savedClusterFile(a *config.Agent) string {
+	return filepath.Join(a.AgentDir(), "etc", "cluster.json")
+}
+
 // joinServer learns the cluster settings from the server, fills them into a, and writes
-// the CAs and the kubelet's bootstrap kubeconfig.
+// the CAs and the kubelet's bootstrap kubeconfig. A node that already has its kubelet
+// certificate authenticates with it (the join token may have changed since), and starts
+// with the settings of its last join if the server cannot be reached: its pods keep being
+// managed while the server is away.
 func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	pinned, err := os.ReadFile(serverCAFile(a))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("read the saved server CA: %w", err)
 	}
-	log.Info("joining server", "server", a.ServerURL)
-	c, err := join.Fetch(ctx, join.Options{ServerURL: a.ServerURL, Token: a.Token, Pinned: pinned, Log: log})
-	if err != nil {
+	saved, _ := join.Load(savedClusterFile(a))
+	opts := join.Options{ServerURL: a.ServerURL, Token: a.Token, Pinned: pinned, Log: log}
+	rejoin := false
+	if cert, err := currentKubeletCert(a, time.Now()); err == nil && saved != nil && saved.ServerURL == a.ServerURL {
+		rejoin = true
+		opts.ClientCert, opts.Retry, opts.RejectGrace = cert, 30*time.Second, time.Second
+	}
+	log.Info("joining server", "server", a.ServerURL, "with", map[bool]string{true: "the node's certificate", false: "the join token"}[rejoin])
+	c, err := join.Fetch(ctx, opts)
+	if rejoin && errors.Is(err, join.ErrRejected) {
+		log.Info("the server does not accept the node's certificate: joining with the token")
+		opts.ClientCert, opts.Retry, opts.RejectGrace = nil, 0, 0
+		c, err = join.Fetch(ctx, opts)
+	}
+	switch {
+	case err == nil:
+	case rejoin && errors.Is(err, join.ErrUnreachable) && ctx.Err() == nil:
+		log.Warn("cannot reach the server: starting with the settings of the last join", "server", a.ServerURL, "error", err.Error())
+		c = &saved.Cluster
+	default:
 		return err
+	}
+	if saved != nil && (saved.ServerURL != a.ServerURL || string(saved.Cluster.ServerCA) != string(c.ServerCA)) {
+		// Another server, or the same one reinstalled: the kubelet's credentials are for the
+		// old one and would be kept (the kubelet only checks they have not expired).
+		log.Warn("the server changed since the last join: the kubelet requests a new certificate", "server", a.ServerURL)
+		resetKubeletCredentials(a)
 	}
 	a.ClusterCIDR, a.ServiceCIDR = c.ClusterCIDR, c.ServiceCIDR
 	a.ClusterDNS, a.ClusterDomain = c.ClusterDNS, c.ClusterDomain
@@ -77,6 +110,12 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 		if err := fsutil.WriteFileAtomic(path, data, 0o644); err != nil {
 			return fmt.Errorf("save the server's CAs: %w", err)
 		}
+	}
+	if err := os.MkdirAll(filepath.Dir(savedClusterFile(a)), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(savedClusterFile(a)), err)
+	}
+	if err := (join.Saved{ServerURL: a.ServerURL, Cluster: *c}).Save(savedClusterFile(a)); err != nil {
+		return fmt.Errorf("save the cluster settings: %w", err)
 	}
 	_, secret, err := pki.ParseToken(a.Token)
 	if err != nil {
@@ -90,6 +129,32 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	return nil
 }
 
+// currentKubeletCert returns the kubelet's client certificate if it is valid at now.
+func currentKubeletCert(a *config.Agent, now time.Time) (*tls.Certificate, error) {
+	path := kubeletClientCert(a)
+	cert, err := tls.LoadX509KeyPair(path, path)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, err
+	}
+	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+		return nil, fmt.Errorf("%s is not valid now (%s to %s)", path, leaf.NotBefore, leaf.NotAfter)
+	}
+	return &cert, nil
+}
+
+// resetKubeletCredentials removes the kubelet's kubeconfig and client certificates, so that
+// it bootstraps again.
+func resetKubeletCredentials(a *config.Agent) {
+	old, _ := filepath.Glob(filepath.Join(a.TLSDir(), "kubelet-client-*.pem"))
+	for _, p := range append(old, a.Kubeconfig("kubelet")) {
+		os.Remove(p)
+	}
+}
+
 // waitCredentials waits, on a joining agent, until the kubelet holds the client certificate
 // the server signed: flannel and kube-proxy use the kubelet's kubeconfig.
 func waitCredentials(ctx context.Context, a *config.Agent, log *slog.Logger) error {
@@ -97,9 +162,14 @@ func waitCredentials(ctx context.Context, a *config.Agent, log *slog.Logger) err
 		return nil
 	}
 	logged := false
+	// The kubelet itself exits after 5 minutes without a certificate; fail first, clearly.
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
-		if _, err := os.Stat(kubeletClientCert(a)); err == nil {
+		if _, err := currentKubeletCert(a, time.Now()); err == nil {
 			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the kubelet's client certificate was not signed within 4 minutes: is the server's controller-manager running? (edgek kubectl get csr on the server)")
 		}
 		if !logged {
 			log.Info("waiting for the server to sign the kubelet's client certificate")

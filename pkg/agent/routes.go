@@ -7,6 +7,8 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // ensureServiceRoute gives locally originated traffic to ClusterIPs a route on a host that
@@ -36,7 +38,8 @@ func ensureServiceRoute(serviceCIDR netip.Prefix, nodeIP netip.Addr, log *slog.L
 	if err != nil {
 		return err
 	}
-	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst, Scope: netlink.SCOPE_LINK, Src: nodeIP.AsSlice()}
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: dst, Scope: netlink.SCOPE_LINK, Src: nodeIP.AsSlice(),
+		Protocol: config.RouteProtocol}
 	if err := netlink.RouteReplace(route); err != nil {
 		return fmt.Errorf("add route %s dev %s: %w", dst, link.Attrs().Name, err)
 	}

@@ -98,7 +98,7 @@ func Run(env Env) Report {
 	add(h.checkTools(backend)...)
 	add(Check{
 		Name: "bundled runtime", OK: true,
-		Detail: "runc, containerd, its shim and the CNI plugins (bridge, host-local, loopback, portmap, flannel) are inside edgek; no host packages needed",
+		Detail: "runc, containerd, its shim and the CNI plugins (bridge, host-local, loopback, portmap; flannel runs in edgek itself) are inside edgek; no host packages needed",
 	})
 	return r
 }

@@ -40,6 +40,19 @@ func TestAgentConfig(t *testing.T) {
 	}
 }
 
+func TestAgentTokenFile(t *testing.T) {
+	t.Setenv("EDGEK_TOKEN", "")
+	f := writeFile(t, filepath.Join(t.TempDir(), "token"), "K10abc::server:from-file\n")
+	a, err := runAgent(t, "--server", "https://192.0.2.10:6443", "--token-file", f)
+	if err != nil || a.Token != "K10abc::server:from-file" {
+		t.Fatalf("--token-file: %v, %+v", err, a)
+	}
+	_, err = runAgent(t, "--server", "https://192.0.2.10:6443", "--token-file", f+".missing")
+	if err == nil || !strings.Contains(err.Error(), "--token-file") {
+		t.Errorf("missing --token-file: %v", err)
+	}
+}
+
 func TestAgentBadInput(t *testing.T) {
 	t.Setenv("EDGEK_TOKEN", "")
 	t.Setenv("EDGEK_URL", "")

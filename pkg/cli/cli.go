@@ -43,7 +43,7 @@ func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	}
 	for _, c := range commands {
 		c.OnUsageError = usageError
-		if slices.ContainsFunc(c.Flags, func(f cli.Flag) bool { return f == configFlag }) {
+		if slices.ContainsFunc(c.Flags, func(f cli.Flag) bool { return f.Names()[0] == configFlagName }) {
 			c.Before = func(cc *cli.Context) error { return applyConfigFile(cc, known) }
 		}
 	}

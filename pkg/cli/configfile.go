@@ -19,7 +19,7 @@ import (
 // file overrides an earlier one, and a key ending in "+" appends to a list instead).
 // Precedence is therefore: command line > environment > config file > defaults.
 func applyConfigFile(ctx *cli.Context, known map[string]bool) error {
-	path, explicit := ctx.String(configFlag.Name), ctx.IsSet(configFlag.Name)
+	path, explicit := ctx.String(configFlagName), ctx.IsSet(configFlagName)
 	if path == "" {
 		// EDGEK_CONFIG_FILE= (empty) means the default, as an unset variable does.
 		path, explicit = config.DefaultConfigFile, false
@@ -44,7 +44,7 @@ func applyConfigFile(ctx *cli.Context, known map[string]bool) error {
 			}
 			return fmt.Errorf("config file %s: unknown key %q (keys are long flag names, see edgek %s --help)", path, key, ctx.Command.Name)
 		}
-		if key == configFlag.Name || ctx.IsSet(key) {
+		if key == configFlagName || ctx.IsSet(key) {
 			continue
 		}
 		for _, v := range values[key] {

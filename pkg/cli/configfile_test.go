@@ -58,24 +58,12 @@ func TestLoadConfigFilesUnreadable(t *testing.T) {
 	}
 }
 
-// pristineConfigFlag undoes what earlier runs left in the package-level configFlag (urfave/cli
-// stores a value taken from EDGEK_CONFIG_FILE, and HasBeenSet, in the flag itself), and
-// restores the flag when the test ends.
-func pristineConfigFlag(t *testing.T) {
-	t.Helper()
-	saved := *configFlag
-	t.Cleanup(func() { *configFlag = saved })
-	configFlag.Value = config.DefaultConfigFile
-	configFlag.HasBeenSet = false
-}
-
 func TestServerWithoutConfigFile(t *testing.T) {
 	if _, err := os.Stat(config.DefaultConfigFile); !os.IsNotExist(err) {
 		t.Skipf("%s exists on this machine (stat err %v)", config.DefaultConfigFile, err)
 	}
 	t.Setenv("EDGEK_CONFIG_FILE", "") // restored after the test
 	os.Unsetenv("EDGEK_CONFIG_FILE")
-	pristineConfigFlag(t)
 	c, err := runServer(t)
 	if err != nil {
 		t.Fatalf("no --config and no %s: want success, got %v", config.DefaultConfigFile, err)
@@ -88,7 +76,6 @@ func TestServerWithoutConfigFile(t *testing.T) {
 func TestMissingConfigFileNamedByEnv(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "missing.yaml")
 	t.Setenv("EDGEK_CONFIG_FILE", missing)
-	pristineConfigFlag(t)
 	c, err := runServer(t)
 	if err == nil || !strings.Contains(err.Error(), "config file "+missing+" does not exist") {
 		t.Fatalf("want a 'does not exist' error naming %s, got %v", missing, err)
@@ -99,7 +86,6 @@ func TestMissingConfigFileNamedByEnv(t *testing.T) {
 }
 
 func TestEmptyConfigFileEnvMeansDefault(t *testing.T) {
-	pristineConfigFlag(t)
 	t.Setenv("EDGEK_CONFIG_FILE", "")
 	if _, err := os.Stat(config.DefaultConfigFile); err == nil {
 		t.Skipf("%s exists on this machine", config.DefaultConfigFile)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -10,7 +11,13 @@ import (
 
 // env returns the environment variable that mirrors a flag: EDGEK_<FLAG>.
 func env(flag string, aliases ...string) []string {
-	return append([]string{"EDGEK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}, aliases...)
+	vars := []string{"EDGEK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+	for _, a := range aliases {
+		if !slices.Contains(vars, a) {
+			vars = append(vars, a)
+		}
+	}
+	return vars
 }
 
 func str(name, value, usage string, aliases ...string) *cli.StringFlag {
@@ -25,22 +32,30 @@ func boolean(name, usage string) *cli.BoolFlag {
 	return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: env(name)}
 }
 
-// configFlag names the config file. Its own value cannot come from a config file.
-var configFlag = &cli.StringFlag{
-	Name: "config", Aliases: []string{"c"}, Value: config.DefaultConfigFile,
-	Usage:   "YAML config file; keys are long flag names (plus <file>.d/*.yaml)",
-	EnvVars: []string{"EDGEK_CONFIG_FILE"},
+// configFlagName names the config file. Its own value cannot come from a config file.
+const configFlagName = "config"
+
+// The flags are built anew for every App: urfave/cli keeps parse state in flag values, which
+// must not leak from one run (or test) to the next.
+func configFlag() cli.Flag {
+	return &cli.StringFlag{
+		Name: configFlagName, Aliases: []string{"c"}, Value: config.DefaultConfigFile,
+		Usage:   "YAML config file; keys are long flag names (plus <file>.d/*.yaml)",
+		EnvVars: []string{"EDGEK_CONFIG_FILE"},
+	}
 }
 
-var debugFlag = boolean("debug", "log at debug level")
+func debugFlag() cli.Flag { return boolean("debug", "log at debug level") }
 
-var dataDirFlag = str("data-dir", config.DefaultDataDir, "directory for all state", "EDGEK_DATA_DIR")
+func dataDirFlag() cli.Flag {
+	return str("data-dir", config.DefaultDataDir, "directory for all state", "EDGEK_DATA_DIR")
+}
 
 func serverFlags() []cli.Flag {
 	return append([]cli.Flag{
-		configFlag,
-		debugFlag,
-		dataDirFlag,
+		configFlag(),
+		debugFlag(),
+		dataDirFlag(),
 		str("bind-address", "0.0.0.0", "address the apiserver listens on"),
 		&cli.IntFlag{Name: "https-listen-port", Value: config.DefaultHTTPSPort, Usage: "apiserver port", EnvVars: env("https-listen-port")},
 		str("node-ip", "", "IP address this node advertises (default: address of the default-route interface)"),

@@ -14,11 +14,12 @@ import (
 
 func agentFlags() []cli.Flag {
 	flags := []cli.Flag{
-		configFlag,
-		debugFlag,
-		dataDirFlag,
+		configFlag(),
+		debugFlag(),
+		dataDirFlag(),
 		str("server", "", "URL of the server to join, e.g. https://10.0.0.1:6443", "EDGEK_URL"),
 		str("token", "", "join token: the contents of the server's <data-dir>/server/token"),
+		str("token-file", "", "file holding the join token (instead of --token)"),
 		str("node-ip", "", "IP address this node advertises (default: address of the default-route interface)"),
 		str("node-name", "", "node name (default: hostname)"),
 	}
@@ -69,7 +70,7 @@ func killallCommand(r Runners) *cli.Command {
 	return &cli.Command{
 		Name:  "killall",
 		Usage: "stop edgek, its containers and shims, and remove the network devices, iptables rules and mounts it made (the data dir stays)",
-		Flags: []cli.Flag{dataDirFlag, debugFlag, boolean("dry-run", "only print what would be done")},
+		Flags: []cli.Flag{dataDirFlag(), debugFlag(), boolean("dry-run", "only print what would be done")},
 		Action: func(cc *cli.Context) error {
 			return r.Killall(cc.Context, cc.String("data-dir"), cc.Bool("dry-run"), cc.Bool("debug"))
 		},
@@ -79,7 +80,7 @@ func killallCommand(r Runners) *cli.Command {
 func ctrCommand(r Runners) *cli.Command {
 	return &cli.Command{
 		Name:            "ctr",
-		Usage:           "run ctr against edgek's containerd (namespace k8s.io)",
+		Usage:           "run ctr against edgek's containerd (namespace k8s.io; data dir from $EDGEK_DATA_DIR)",
 		SkipFlagParsing: true,
 		Action: func(cc *cli.Context) error {
 			if code := r.Ctr(append([]string{"ctr"}, cc.Args().Slice()...)); code != 0 {

@@ -115,6 +115,13 @@ func agentConfig(ctx *cli.Context) (*config.Agent, error) {
 		PauseImage:         config.PauseImage,
 	}
 	var errs []error
+	if f := ctx.String("token-file"); f != "" && a.Token == "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return a, fmt.Errorf("--token-file: %w", err)
+		}
+		a.Token = strings.TrimSpace(string(data))
+	}
 	if v := ctx.String("node-ip"); v != "" {
 		ip, err := netip.ParseAddr(v)
 		if err != nil {

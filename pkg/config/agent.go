@@ -22,6 +22,9 @@ const (
 	// DefaultRunDir holds the runtime state (sockets, flannel's subnet file) of the node
 	// that uses the default data dir; see RunDirFor.
 	DefaultRunDir = "/run/edgek"
+	// RouteProtocol marks the routes edgek adds itself (ip route ... proto 0xed), so that
+	// edgek killall can find them.
+	RouteProtocol = 0xed
 )
 
 // RunDirFor returns the runtime dir of the node whose data dir is dataDir: DefaultRunDir

@@ -249,3 +249,31 @@ type EtcdEndpoints struct {
 	Servers                   []string
 	CAFile, CertFile, KeyFile string
 }
+
+// ServingSANs lists the names the apiserver certificate must carry besides the
+// kubernetes.default.svc ones pki adds.
+func (c *Server) ServingSANs() []string {
+	sans := []string{"127.0.0.1", "::1", "localhost", c.NodeName}
+	if host, err := os.Hostname(); err == nil {
+		sans = append(sans, host)
+	}
+	if c.NodeIP.IsValid() {
+		sans = append(sans, c.NodeIP.String())
+	}
+	if c.BindAddress.IsValid() && !c.BindAddress.IsUnspecified() {
+		sans = append(sans, c.BindAddress.String())
+	}
+	if ip, ok := firstServiceIP(c.ServiceCIDR); ok {
+		sans = append(sans, ip.String())
+	}
+	return append(sans, c.TLSSANs...)
+}
+
+// firstServiceIP is the ClusterIP of the kubernetes Service.
+func firstServiceIP(p netip.Prefix) (netip.Addr, bool) {
+	if !p.IsValid() {
+		return netip.Addr{}, false
+	}
+	ip := p.Masked().Addr().Next()
+	return ip, p.Contains(ip)
+}

@@ -1,6 +1,10 @@
 package config
 
-import "path/filepath"
+import (
+	"os"
+	"path/filepath"
+	"strings"
+)
 
 // Paths inside the data dir. Everything edgek stores lives under DataDir.
 
@@ -34,4 +38,24 @@ func (c *Server) LockFile() string { return filepath.Join(c.ServerDir(), "edgek.
 // Kubeconfig returns the path of a component's kubeconfig in CredDir.
 func (c *Server) Kubeconfig(component string) string {
 	return filepath.Join(c.CredDir(), component+".kubeconfig")
+}
+
+// KubectlDefault returns the kubeconfig `edgek kubectl` uses when neither --kubeconfig nor
+// $KUBECONFIG (env) names one: def, if it exists; "" otherwise (kubectl's own default).
+func KubectlDefault(args []string, env, def string) string {
+	if env != "" {
+		return ""
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--kubeconfig" || strings.HasPrefix(a, "--kubeconfig=") {
+			return ""
+		}
+	}
+	if _, err := os.Stat(def); err != nil {
+		return ""
+	}
+	return def
 }

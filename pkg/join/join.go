@@ -19,8 +19,11 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
@@ -98,8 +101,10 @@ type Options struct {
 	// Pinned is the server CA saved at an earlier join, if any: without a CA hash in the
 	// token, the server must still present this CA.
 	Pinned []byte
-	// Retry is how long unreachable servers and not-yet-valid tokens are retried.
-	// Default 5 minutes.
+	// ClientCert, if set, authenticates the agent instead of the token's bootstrap token:
+	// a node that already has its kubelet client certificate uses it.
+	ClientCert *tls.Certificate
+	// Retry is how long an unreachable server is retried. Default 5 minutes.
 	Retry time.Duration
 	// RejectGrace is how long a rejected token is retried, for a server that has not yet
 	// published it. Default 30 s.
@@ -107,11 +112,16 @@ type Options struct {
 	Log         *slog.Logger
 }
 
-// ErrRejected means the server does not accept the token.
+// ErrRejected means the server does not accept the token (or the node's certificate).
 var ErrRejected = errors.New("the server rejected the join token")
 
+// ErrUnreachable means the server did not answer (or not as an edgek server) until
+// Options.Retry passed.
+var ErrUnreachable = errors.New("no answer from the server")
+
 // Fetch pins the server's CA and reads the cluster settings. A server that cannot be
-// reached (yet) is retried until o.Retry has passed; a CA that does not match the token
+// reached (yet) is retried until o.Retry has passed, a rejected token for o.RejectGrace (a
+// server that just started may not have published it); a CA that does not match the token
 // fails at once.
 func Fetch(ctx context.Context, o Options) (*Cluster, error) {
 	u, err := url.Parse(o.ServerURL)
@@ -119,6 +129,9 @@ func Fetch(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("--server %q: want https://host:port (the server's apiserver, port 6443 by default)", o.ServerURL)
 	}
 	host, port := u.Hostname(), u.Port()
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i] // an IPv6 zone: for dialing only, certificates do not carry it
+	}
 	if port == "" {
 		port = "443"
 	}
@@ -135,7 +148,7 @@ func Fetch(ctx context.Context, o Options) (*Cluster, error) {
 	deadline := time.Now().Add(o.Retry)
 	var firstReject time.Time
 	for attempt := 1; ; attempt++ {
-		c, err := fetchOnce(ctx, u, net.JoinHostPort(host, port), host, caHash, pki.BootstrapToken(secret), o)
+		c, err := fetchOnce(ctx, u, net.JoinHostPort(u.Hostname(), port), host, caHash, pki.BootstrapToken(secret), o)
 		if err == nil {
 			return c, nil
 		}
@@ -151,7 +164,7 @@ func Fetch(ctx context.Context, o Options) (*Cluster, error) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("join %s: %w", o.ServerURL, err)
+			return nil, fmt.Errorf("join %s: %w: %w", o.ServerURL, ErrUnreachable, err)
 		}
 		o.Log.Info("waiting for the server", "server", o.ServerURL, "attempt", attempt, "reason", err.Error())
 		select {
@@ -174,17 +187,20 @@ func fetchOnce(ctx context.Context, u *url.URL, addr, host, caHash, bearer strin
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	client := &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}},
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: host, MinVersion: tls.VersionTLS12}
+	if o.ClientCert != nil {
+		tlsConfig.Certificates = []tls.Certificate{*o.ClientCert}
 	}
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	defer client.CloseIdleConnections()
 	cmURL := u.JoinPath("/api/v1/namespaces", ConfigMapNamespace, "configmaps", ConfigMapName)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cmURL.String(), nil)
 	if err != nil {
 		return nil, &fatalError{err}
 	}
-	req.Header.Set("Authorization", "Bearer "+bearer)
+	if o.ClientCert == nil {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
@@ -232,15 +248,19 @@ func serverCA(ctx context.Context, addr, host, caHash string, o Options) ([]byte
 	if len(chain) < 2 {
 		return nil, &fatalError{fmt.Errorf("%s presents no CA certificate after its own: is it an edgek server?", addr)}
 	}
+	// The CA part of the chain, in the form the token's hash is taken over.
+	var caPEM []byte
+	for _, c := range chain[1:] {
+		caPEM = append(caPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
 	caCert := chain[len(chain)-1]
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw})
 	switch {
 	case caHash != "":
 		if got := pki.CAHashPEM(caPEM); got != caHash {
 			return nil, &fatalError{fmt.Errorf("the CA of %s (sha256 %s) is not the one the token pins (%s): the token belongs to another server, or something intercepts the connection", addr, got, caHash)}
 		}
 	case o.Pinned != nil:
-		if !bytes.Equal(bytes.TrimSpace(o.Pinned), bytes.TrimSpace(caPEM)) {
+		if pinned, err := pki.NormalizeCertsPEM(o.Pinned); err != nil || !bytes.Equal(pinned, caPEM) {
 			return nil, &fatalError{fmt.Errorf("%s presents a CA other than the one saved at this node's first join: use the server's full K10... token", addr)}
 		}
 	default:
@@ -253,7 +273,49 @@ func serverCA(ctx context.Context, addr, host, caHash string, o Options) ([]byte
 	roots := x509.NewCertPool()
 	roots.AddCert(caCert)
 	if _, err := chain[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host}); err != nil {
+		var invalid x509.CertificateInvalidError
+		if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+			// Often this machine's clock (a board without a real-time clock, before NTP):
+			// worth retrying, the clock may be set meanwhile.
+			return nil, fmt.Errorf("the certificate of %s is not valid at this machine's time %s: check the clock (%w)", addr, time.Now().UTC().Format(time.RFC3339), err)
+		}
 		return nil, &fatalError{fmt.Errorf("the certificate of %s does not verify against its CA: %w (add the address to the server's --tls-san)", addr, err)}
 	}
 	return caPEM, nil
+}
+
+// Saved is what an agent keeps of its last join, to start when the server cannot be reached.
+type Saved struct {
+	ServerURL string
+	Cluster   Cluster
+}
+
+// Save writes s to path (JSON, 0600).
+func (s Saved) Save(path string) error {
+	d := s.Cluster.Data()
+	d["server-url"] = s.ServerURL
+	d["server-ca.crt"] = string(s.Cluster.ServerCA)
+	data, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, data, 0o600)
+}
+
+// Load reads what Save wrote.
+func Load(path string) (*Saved, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var d map[string]string
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c, err := fromData(d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.ServerCA = []byte(d["server-ca.crt"])
+	return &Saved{ServerURL: d["server-url"], Cluster: c}, nil
 }

@@ -158,3 +158,24 @@ func TestFromDataRejectsIncompleteConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestSavedRoundTrip(t *testing.T) {
+	f := newFakeServer(t)
+	c := f.cluster
+	c.ServerCA = f.ca
+	path := filepath.Join(t.TempDir(), "cluster.json")
+	if err := (Saved{ServerURL: f.url, Cluster: c}).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ServerURL != f.url || string(got.Cluster.ServerCA) != string(f.ca) || got.Cluster.ClusterCIDR != c.ClusterCIDR ||
+		got.Cluster.FlannelBackend != "vxlan" || string(got.Cluster.ClientCA) != string(c.ClientCA) {
+		t.Errorf("Load = %+v, want %+v", got, c)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode())
+	}
+}

@@ -54,7 +54,14 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 		for _, g := range groups {
 			b.WithSubjects(group(g))
 		}
-		if _, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts); err != nil {
+		_, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts)
+		if apierrors.IsInvalid(err) {
+			// roleRef cannot change: an older edgek bound another role under this name.
+			if err = cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{}); err == nil {
+				_, err = cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("apply ClusterRoleBinding %s: %w", name, err)
 		}
 		return nil
@@ -106,6 +113,22 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	})
 	if _, err := cs.CoreV1().Secrets("kube-system").Apply(ctx, tok, opts); err != nil {
 		return fmt.Errorf("apply bootstrap token Secret: %w", err)
+	}
+	// A token the server had before (its token was changed) no longer joins anyone.
+	secrets, err := cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{
+		LabelSelector: "app.kubernetes.io/managed-by=" + managedBy,
+		FieldSelector: "type=" + string(corev1.SecretTypeBootstrapToken),
+	})
+	if err != nil {
+		return fmt.Errorf("list bootstrap token Secrets: %w", err)
+	}
+	for _, old := range secrets.Items {
+		if old.Name == "bootstrap-token-"+id {
+			continue
+		}
+		if err := cs.CoreV1().Secrets("kube-system").Delete(ctx, old.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete old bootstrap token Secret %s: %w", old.Name, err)
+		}
 	}
 	return nil
 }

@@ -2,22 +2,21 @@ package k8s
 
 import (
 	"os"
-	"strings"
 
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/component-base/cli"
 	"k8s.io/kubectl/pkg/cmd"
 	"k8s.io/kubectl/pkg/cmd/plugin"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // Kubectl runs kubectl with args (without the program name) and returns its exit code.
 // When neither --kubeconfig nor $KUBECONFIG is given, defaultKubeconfig is used if it exists.
 func Kubectl(args []string, defaultKubeconfig string) int {
-	if os.Getenv("KUBECONFIG") == "" && !hasKubeconfigFlag(args) {
-		if _, err := os.Stat(defaultKubeconfig); err == nil {
-			os.Setenv("KUBECONFIG", defaultKubeconfig)
-		}
+	if kc := config.KubectlDefault(args, os.Getenv("KUBECONFIG"), defaultKubeconfig); kc != "" {
+		os.Setenv("KUBECONFIG", kc)
 	}
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	command := cmd.NewDefaultKubectlCommandWithArgs(cmd.KubectlOptions{
@@ -29,16 +28,4 @@ func Kubectl(args []string, defaultKubeconfig string) int {
 	})
 	command.SetArgs(args)
 	return cli.Run(command)
-}
-
-func hasKubeconfigFlag(args []string) bool {
-	for _, a := range args {
-		if a == "--" {
-			return false
-		}
-		if a == "--kubeconfig" || strings.HasPrefix(a, "--kubeconfig=") {
-			return true
-		}
-	}
-	return false
 }

@@ -77,6 +77,7 @@ type fakeHost struct {
 	actions  []string
 	stubborn map[int]bool // ignore SIGTERM
 	links    []link
+	routes   []route
 	programs map[string]bool
 	outputs  map[string]string // program + args → output
 	stdin    map[string]string // program → what it was given
@@ -176,6 +177,13 @@ func (h *fakeHost) RemoveAll(path string) error {
 }
 
 func (h *fakeHost) Links() ([]link, error) { return slices.Clone(h.links), nil }
+
+func (h *fakeHost) Routes() ([]route, error) { return slices.Clone(h.routes), nil }
+
+func (h *fakeHost) DeleteRoute(r route) error {
+	h.record("delroute %s", r)
+	return nil
+}
 
 func (h *fakeHost) DeleteLink(name string) error {
 	h.record("dellink %s", name)

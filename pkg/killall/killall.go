@@ -9,13 +9,16 @@
 //     process trees under edgek's containerd shims), the shims, and edgek's containerd.
 //     SIGTERM, up to 5 s, then SIGKILL. The calling process and its ancestors are never
 //     signalled. See selectEdgek and selectRuntime for how the processes are recognised.
-//  2. Mounts, deepest first, lazily (MNT_DETACH): everything below <data-dir>/agent/containerd
+//  2. Routes: those edgek marks with its route protocol (config.RouteProtocol: the service
+//     range route of a node without a default route) and those into the pod network named
+//     by <run-dir>/flannel/subnet.env (flannel's routes to other nodes, host-gw ones too).
+//  3. Mounts, deepest first, lazily (MNT_DETACH): everything below <data-dir>/agent/containerd
 //     and <data-dir>/agent/kubelet, everything at or below <run-dir>, and the CNI network
-//     namespaces /run/netns/cni-*. Then the cni-* namespace files and <run-dir>/containerd
-//     are removed.
-//  3. Links: the veths enslaved to cni0, then cni0, flannel.1, flannel-v6.1, flannel-wg,
+//     namespaces /run/netns/cni-*. Then the cni-* namespace files, <run-dir>/containerd,
+//     <run-dir>/flannel and the run dir (when empty) are removed.
+//  4. Links: the veths enslaved to cni0, then cni0, flannel.1, flannel-v6.1, flannel-wg,
 //     flannel-wg-v6 and kube-ipvs0, each only when it has the type edgek gives it.
-//  4. Firewall: the iptables and ip6tables rules and chains of kube-proxy, the kubelet,
+//  5. Firewall: the iptables and ip6tables rules and chains of kube-proxy, the kubelet,
 //     flannel and the CNI plugins (iptables-save, filter, iptables-restore), and the nftables
 //     tables of kube-proxy and flannel.
 package killall
@@ -80,6 +83,7 @@ func Run(ctx context.Context, o Options) error {
 		fn   func(context.Context)
 	}{
 		{"stop processes", r.stopProcesses},
+		{"delete routes", r.deleteRoutes},
 		{"unmount and remove runtime state", r.cleanMounts},
 		{"delete network links", r.deleteLinks},
 		{"remove firewall rules", r.cleanFirewall},

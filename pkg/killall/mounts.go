@@ -138,6 +138,7 @@ func (r *run) cleanMounts(ctx context.Context) {
 	}
 	r.removeTree(filepath.Join(r.RunDir, "containerd"))
 	r.removeTree(filepath.Join(r.RunDir, "flannel")) // subnet.env and net-conf.json
+	r.removeTree(filepath.Join(r.RunDir, "cni"))     // host-local IPAM's reservations
 	// The run dir itself, if nothing else is left in it (edgek creates nothing else there).
 	if !r.DryRun {
 		if err := r.sys.Remove(r.RunDir); err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) {

@@ -3,6 +3,12 @@ package killall
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // edgekLinks are the interfaces edgek's components create, with the type each has.
@@ -62,5 +68,51 @@ func (r *run) deleteLinks(context.Context) {
 	}
 	if len(del) == 0 {
 		r.log.Info("no edgek network links")
+	}
+}
+
+// selectRoutes returns the routes edgek made: those marked with its route protocol (the
+// service-range route of a node without a default route), and every route into the pod
+// network (flannel's routes to other nodes' subnets; host-gw ones outlive the links).
+func selectRoutes(rs []route, podNetwork netip.Prefix) []route {
+	var out []route
+	for _, r := range rs {
+		inPodNet := podNetwork.IsValid() && podNetwork.Contains(r.Dst.Addr()) && r.Dst.Bits() >= podNetwork.Bits()
+		if r.Protocol == config.RouteProtocol || inPodNet {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// podNetwork reads FLANNEL_NETWORK from flannel's subnet.env in the run dir.
+func (r *run) podNetwork() netip.Prefix {
+	data, err := os.ReadFile(filepath.Join(r.RunDir, "flannel", "subnet.env"))
+	if err != nil {
+		return netip.Prefix{}
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "FLANNEL_NETWORK="); ok {
+			if p, err := netip.ParsePrefix(v); err == nil {
+				return p.Masked()
+			}
+		}
+	}
+	return netip.Prefix{}
+}
+
+// deleteRoutes runs before the run dir (and subnet.env) is removed.
+func (r *run) deleteRoutes(context.Context) {
+	rs, err := r.sys.Routes()
+	if err != nil {
+		r.fail(fmt.Errorf("list routes: %w", err))
+		return
+	}
+	for _, rt := range selectRoutes(rs, r.podNetwork()) {
+		if r.act("delete route", "route", rt.String()) {
+			if err := r.sys.DeleteRoute(rt); err != nil {
+				r.fail(fmt.Errorf("delete route %s: %w", rt, err))
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package killall
 
 import (
 	"github.com/edgek-io/edgek/pkg/config"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,12 @@ func nodeHost(t *testing.T) *fakeHost {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(h.run, "flannel", "subnet.env"), []byte("FLANNEL_NETWORK=10.42.0.0/16\n"), 0o644)
+	h.routes = []route{
+		{Dst: netip.MustParsePrefix("10.42.1.0/24"), Gw: netip.MustParseAddr("192.168.1.21"), LinkIndex: 2},           // host-gw
+		{Dst: netip.MustParsePrefix("10.43.0.0/16"), LinkIndex: 2, Protocol: config.RouteProtocol},                    // service range
+		{Dst: netip.MustParsePrefix("192.168.1.0/24"), LinkIndex: 2, Protocol: 2},                                     // the LAN
+		{Dst: netip.MustParsePrefix("10.0.0.0/8"), Gw: netip.MustParseAddr("192.168.1.1"), LinkIndex: 2, Protocol: 4}, // the site's
+	}
 	h.outputs["iptables-save"] = iptablesSample
 	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
 	return h
@@ -55,6 +62,7 @@ func TestRun(t *testing.T) {
 		"kill 600 terminated", "kill 650 terminated",
 		"kill 510 terminated", "kill 920 terminated",
 	}
+	want = append(want, "delroute 10.42.1.0/24 via 192.168.1.21", "delroute 10.43.0.0/16")
 	for _, m := range wantUnmounts {
 		want = append(want, "unmount "+h.rel(h.sub(m)))
 	}

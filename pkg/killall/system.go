@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -22,6 +24,8 @@ type system interface {
 	RemoveAll(path string) error
 	Links() ([]link, error)
 	DeleteLink(name string) error
+	Routes() ([]route, error)
+	DeleteRoute(r route) error
 	LookPath(name string) (string, error)
 	// Run runs a program with stdin and returns its standard output.
 	Run(ctx context.Context, stdin, name string, args ...string) (string, error)
@@ -33,6 +37,22 @@ type link struct {
 	Type   string // netlink kind: bridge, veth, vxlan, wireguard, dummy...
 	Index  int
 	Master int // index of the bridge it is enslaved to, 0 for none
+}
+
+// route is an IPv4 or IPv6 route of the main table.
+type route struct {
+	Dst       netip.Prefix
+	Gw        netip.Addr // invalid for none
+	LinkIndex int
+	Protocol  int
+}
+
+func (r route) String() string {
+	s := r.Dst.String()
+	if r.Gw.IsValid() {
+		s += " via " + r.Gw.String()
+	}
+	return s
 }
 
 // hostSystem is the real host.
@@ -75,6 +95,44 @@ func (hostSystem) DeleteLink(name string) error {
 	}
 	if err := netlink.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
 		return err // ENODEV: it went away with its peer's network namespace
+	}
+	return nil
+}
+
+func (hostSystem) Routes() ([]route, error) {
+	rs, err := netlink.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, err
+	}
+	var out []route
+	for _, r := range rs {
+		if r.Dst == nil {
+			continue // a default route: never edgek's
+		}
+		addr, ok := netip.AddrFromSlice(r.Dst.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := r.Dst.Mask.Size()
+		gw, _ := netip.AddrFromSlice(r.Gw)
+		out = append(out, route{Dst: netip.PrefixFrom(addr.Unmap(), ones), Gw: gw.Unmap(), LinkIndex: r.LinkIndex, Protocol: int(r.Protocol)})
+	}
+	return out, nil
+}
+
+func (hostSystem) DeleteRoute(r route) error {
+	nr := &netlink.Route{
+		Dst:       &net.IPNet{IP: r.Dst.Addr().AsSlice(), Mask: net.CIDRMask(r.Dst.Bits(), r.Dst.Addr().BitLen())},
+		LinkIndex: r.LinkIndex,
+		Protocol:  netlink.RouteProtocol(r.Protocol),
+		// Any scope: the kernel only deletes a route whose scope matches the request's.
+		Scope: netlink.SCOPE_NOWHERE,
+	}
+	if r.Gw.IsValid() {
+		nr.Gw = r.Gw.AsSlice()
+	}
+	if err := netlink.RouteDel(nr); err != nil && !errors.Is(err, unix.ESRCH) {
+		return err // ESRCH: gone already, e.g. with its link
 	}
 	return nil
 }

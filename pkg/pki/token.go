@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -139,8 +140,33 @@ func caHash(caCertFile string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("hash CA cert: %w", err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	norm, err := NormalizeCertsPEM(data)
+	if err != nil {
+		return "", fmt.Errorf("hash CA cert %s: %w", caCertFile, err)
+	}
+	return CAHashPEM(norm), nil
+}
+
+// NormalizeCertsPEM re-encodes the CERTIFICATE blocks of data, in order, without anything
+// else (comments, other blocks, CRLF line ends). The token's CA hash is taken over this form,
+// which an agent rebuilds from the certificates the server presents; for a CA file edgek
+// wrote it is the file itself, as in K3s.
+func NormalizeCertsPEM(data []byte) ([]byte, error) {
+	var out []byte
+	for {
+		var block *pem.Block
+		block, data = pem.Decode(data)
+		if block == nil {
+			break
+		}
+		if block.Type == "CERTIFICATE" {
+			out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: block.Bytes})...)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate")
+	}
+	return out, nil
 }
 
 // checkCAHash fails if hash is set and is not the hash of caCertFile.
@@ -187,7 +213,7 @@ func BootstrapToken(secret string) string {
 	return h[:6] + "." + h[6:22]
 }
 
-// CAHashPEM is the token's CA hash of a PEM-encoded CA certificate.
+// CAHashPEM is the token's CA hash of CA certificates in NormalizeCertsPEM form.
 func CAHashPEM(pemData []byte) string {
 	sum := sha256.Sum256(pemData)
 	return hex.EncodeToString(sum[:])

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 
 	"github.com/edgek-io/edgek/manifests"
@@ -29,7 +28,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	}
 	defer lock.Close()
 
-	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: servingSANs(c), ClusterDomain: c.ClusterDomain})
+	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: c.ServingSANs(), ClusterDomain: c.ClusterDomain})
 	if err != nil {
 		return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
 	}
@@ -103,34 +102,6 @@ func publishedJoin(c *config.Server, b *pki.Bundle, token string) (k8s.Join, err
 		FlannelBackend: c.Node.FlannelBackend,
 	}
 	return k8s.Join{BootstrapToken: pki.BootstrapToken(secret), NodeConfig: cluster.Data()}, nil
-}
-
-// servingSANs lists the names the apiserver certificate must carry besides the
-// kubernetes.default.svc ones pki adds.
-func servingSANs(c *config.Server) []string {
-	sans := []string{"127.0.0.1", "::1", "localhost", c.NodeName}
-	if host, err := os.Hostname(); err == nil {
-		sans = append(sans, host)
-	}
-	if c.NodeIP.IsValid() {
-		sans = append(sans, c.NodeIP.String())
-	}
-	if c.BindAddress.IsValid() && !c.BindAddress.IsUnspecified() {
-		sans = append(sans, c.BindAddress.String())
-	}
-	if ip, ok := firstServiceIP(c.ServiceCIDR); ok {
-		sans = append(sans, ip.String())
-	}
-	return append(sans, c.TLSSANs...)
-}
-
-// firstServiceIP is the ClusterIP of the kubernetes Service.
-func firstServiceIP(p netip.Prefix) (netip.Addr, bool) {
-	if !p.IsValid() {
-		return netip.Addr{}, false
-	}
-	ip := p.Masked().Addr().Next()
-	return ip, p.Contains(ip)
 }
 
 func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {

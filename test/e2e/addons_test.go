@@ -59,6 +59,21 @@ func TestAddons(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.dataDir, "server", "manifests", "dashboard.yaml")); err == nil {
 		t.Error("dashboard.yaml still in the manifests dir after --disable dashboard")
 	}
+	// Everything else the addon made goes too (its namespace holds the ServiceAccount and
+	// Service), and so does its Addon record.
+	eventually(t, 90*time.Second, "the dashboard's namespace and Addon removed", func() error {
+		var left []string
+		for _, obj := range [][]string{{"namespace", "edgek-dashboard"}, {"addon", "dashboard"}} {
+			out, err := s.kubectl(append([]string{"get", "--ignore-not-found"}, obj...)...)
+			if err != nil || strings.TrimSpace(out) != "" {
+				left = append(left, fmt.Sprintf("%s: %q %v", obj[0], out, err))
+			}
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("still there: %s", strings.Join(left, "; "))
+		}
+		return nil
+	})
 	s.stop()
 }
 

@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -208,4 +210,23 @@ func redact(token string) string {
 		return token[:i+1] + "<redacted>"
 	}
 	return "<redacted>"
+}
+
+// TestBinary checks the built binary itself: static (no ELF interpreter, no dynamic
+// section), and --version names edgek and the Kubernetes it carries.
+func TestBinary(t *testing.T) {
+	f, err := elf.Open(edgekBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s is dynamically linked (program header %v)", edgekBin, p.Type)
+		}
+	}
+	out, err := exec.Command(edgekBin, "--version").CombinedOutput()
+	if err != nil || !regexp.MustCompile(`(?m)^edgek version \S+`).Match(out) || !regexp.MustCompile(`(?m)^kubernetes v1\.37\.\d+$`).Match(out) {
+		t.Errorf("edgek --version: %v\n%s", err, out)
+	}
 }

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgek-io/edgek/pkg/pki"
 )
 
 // webDaemonSet runs the test workload on every node.
@@ -37,17 +40,25 @@ spec:
 
 // TestJoin runs a two-node cluster: a server, and an `edgek agent` on a second host (its
 // own network namespace, on a LAN made of a veth between the two) that joins it with the
-// server's token. Pods on the two nodes talk over flannel VXLAN, and the agent's kubelet
-// serves logs and exec.
-func TestJoin(t *testing.T) {
+// server's token. Pods on the two nodes talk over flannel VXLAN, the agent's kubelet serves
+// logs and exec, and tokens that are not the server's are refused.
+func TestJoin(t *testing.T) { testJoin(t, "vxlan") }
+
+// TestJoinHostGW is TestJoin with flannel's host-gw backend: routes to the other node's pod
+// subnet via its address on the LAN, no VXLAN device.
+func TestJoinHostGW(t *testing.T) { testJoin(t, "host-gw") }
+
+func testJoin(t *testing.T, backend string) {
 	nsServer, nsAgent := newNetns(t), newNetnsAt(t, "172.31.254.3")
 	run(t, "ip", "-n", nsAgent.name, "route", "add", "default", "dev", "edgek0")
 	nsServer.connect(t, nsAgent)
 
-	s := newServer(t, nsServer, "--node-name", "server")
+	s := newServer(t, nsServer, "--node-name", "server", "--flannel-backend", backend)
 	s.start()
 	token := strings.TrimSpace(readFile(t, filepath.Join(s.dataDir, "server", "token")))
-	checkJoinRefused(t, nsAgent, s, token)
+	if backend == "vxlan" {
+		checkJoinRefused(t, nsAgent, s, token)
+	}
 
 	// The second kubelet on this machine gets a cgroup root of its own: kubelets remove
 	// pod cgroups they do not know under theirs.
@@ -67,9 +78,14 @@ func TestJoin(t *testing.T) {
 	}
 
 	webBin := buildWebserver(t)
-	for _, n := range []*server{s, a} {
-		dropImage(t, filepath.Join(n.dataDir, "agent", "images"), webBin)
+	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
+	// The agent gets it zstd-compressed, next to a broken archive that is reported and skipped.
+	agentImages := filepath.Join(a.dataDir, "agent", "images")
+	os.MkdirAll(agentImages, 0o755)
+	if err := os.WriteFile(filepath.Join(agentImages, "broken.tar"), []byte("not a tar archive"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	dropImageAs(t, agentImages, webBin, "web.tar.zst")
 	s.mustApply(webDaemonSet)
 	pods := map[string]string{} // node -> pod
 	ips := map[string]string{}  // node -> pod IP
@@ -90,7 +106,26 @@ func TestJoin(t *testing.T) {
 		return nil
 	})
 
-	// Across nodes, both ways, over the pod network (VXLAN between the two hosts).
+	// The agent learnt the backend from the server.
+	agentPodCIDR := s.mustKubectl("get", "node", "agent", "-o", "jsonpath={.spec.podCIDR}")
+	routes, _ := nsServer.command("ip", "route", "show", agentPodCIDR).CombinedOutput()
+	links, _ := nsAgent.command("ip", "-o", "link", "show").CombinedOutput()
+	switch backend {
+	case "vxlan":
+		if !strings.Contains(string(routes), "dev flannel.1") || !strings.Contains(string(links), "flannel.1") {
+			t.Errorf("vxlan: route to the agent's pods %q, agent links:\n%s", routes, links)
+		}
+	case "host-gw":
+		if !strings.Contains(string(routes), "via 172.31.254.3") || strings.Contains(string(links), "flannel.1") {
+			t.Errorf("host-gw: route to the agent's pods %q, agent links:\n%s", routes, links)
+		}
+	}
+
+	if log := readFile(t, a.logPath); !regexp.MustCompile(`msg="image archive import failed" .*file=broken.tar err=\S`).MatchString(log) {
+		t.Error("the broken archive was not reported with its name and the reason")
+	}
+
+	// Across nodes, both ways, over the pod network.
 	for from, to := range map[string]string{"server": "agent", "agent": "server"} {
 		target := "http://" + ips[to] + ":8080/"
 		eventually(t, 30*time.Second, "from "+from+"'s pod, GET "+to+"'s pod "+target, func() error {
@@ -113,15 +148,61 @@ func TestJoin(t *testing.T) {
 		t.Errorf("kubectl logs of the agent's pod = %q", out)
 	}
 
-	// A restarted agent keeps its certificate and its node.
+	if backend != "vxlan" {
+		a.stop()
+		s.stop()
+		return
+	}
+	// A restarted agent rejoins with its certificate and keeps its node.
 	a.stop()
 	a.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node/agent", "--timeout=120s")
 	if n := strings.Count(s.mustKubectl("get", "csr", "-o", "name"), "\n"); n != 1 {
 		t.Errorf("%d CSRs after the agent's restart, want the first one only", n)
 	}
+	if !strings.Contains(readFile(t, a.logPath), `with="the node's certificate"`) {
+		t.Error("the restarted agent did not rejoin with its certificate")
+	}
+
+	// With the server away, a restarted agent starts its kubelet from the settings of its
+	// last join (the pod network waits for the server).
+	s.stop()
+	a.stop()
+	a.launch()
+	a.waitLog(90*time.Second, "starting with the settings of the last join", `msg="component ready" component=kubelet`)
+	a.stop()
+
+	// A new server token: the old bootstrap token is gone, the joined node still rejoins.
+	tokens := func() string {
+		return s.mustKubectl("get", "secret", "-n", "kube-system", "--field-selector", "type=bootstrap.kubernetes.io/token", "-o", "name")
+	}
+	if err := os.Remove(filepath.Join(s.dataDir, "server", "token")); err != nil {
+		t.Fatal(err)
+	}
+	s.start()
+	if newToken := strings.TrimSpace(readFile(t, filepath.Join(s.dataDir, "server", "token"))); newToken == token {
+		t.Fatal("the server kept its token")
+	}
+	eventually(t, 30*time.Second, "one bootstrap token, the new one", func() error {
+		if out := tokens(); strings.Count(out, "secret/") != 1 || strings.Contains(out, "bootstrap-token-"+bootstrapID(token)) {
+			return fmt.Errorf("bootstrap token Secrets: %q", out)
+		}
+		return nil
+	})
+	a.start()
+	eventually(t, 60*time.Second, "the agent's node Ready after the token change", func() error {
+		_, err := s.kubectl("wait", "--for=condition=Ready", "node/agent", "--timeout=5s")
+		return err
+	})
 	a.stop()
 	s.stop()
+}
+
+// bootstrapID is the id of the bootstrap token edgek derives from a join token.
+func bootstrapID(token string) string {
+	_, secret, _ := pki.ParseToken(token)
+	id, _, _ := strings.Cut(pki.BootstrapToken(secret), ".")
+	return id
 }
 
 // checkJoinRefused runs agents with tokens that must not join: each exits with a clear error.
@@ -149,9 +230,15 @@ func checkJoinRefused(t *testing.T, ns *netns, s *server, token string) {
 // to exist) and removes what is left below it when the test ends.
 func newCgroupRoot(t *testing.T, name string) string {
 	t.Helper()
-	mounts, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs")
-	for _, m := range mounts {
-		hier := filepath.Dir(m)
+	hierarchies := []string{"/sys/fs/cgroup"} // cgroup v2: one hierarchy
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+		procs, _ := filepath.Glob("/sys/fs/cgroup/*/cgroup.procs") // v1 or hybrid: one per mount
+		hierarchies = hierarchies[:0]
+		for _, p := range procs {
+			hierarchies = append(hierarchies, filepath.Dir(p))
+		}
+	}
+	for _, hier := range hierarchies {
 		dir := filepath.Join(hier, name)
 		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
 			t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/oci"
 )
@@ -94,6 +96,9 @@ func TestNode(t *testing.T) {
 	if out := s.mustKubectl("logs", pods[0]); !strings.Contains(out, "listening on :8080") {
 		t.Errorf("kubectl logs %s = %q", pods[0], out)
 	}
+	if links, _ := ns.command("ip", "-o", "link", "show").CombinedOutput(); !strings.Contains(string(links), "flannel.1") || !strings.Contains(string(links), "cni0") {
+		t.Errorf("flannel.1 and cni0 missing:\n%s", links)
+	}
 	checkPortForward(t, s, pods[0], webBin)
 	checkRuntimeTools(t, s)
 	checkContainerdRestarts(t, s, pods[0])
@@ -124,7 +129,10 @@ func buildWebserver(t *testing.T) string {
 }
 
 // dropImage writes a one-layer image holding the webserver into the air-gap images dir.
-func dropImage(t *testing.T, dir, webBin string) {
+func dropImage(t *testing.T, dir, webBin string) { dropImageAs(t, dir, webBin, "web.tar") }
+
+// dropImageAs is dropImage with a file name; a .tar.zst one is zstd-compressed.
+func dropImageAs(t *testing.T, dir, webBin, name string) {
 	t.Helper()
 	data, err := os.ReadFile(webBin)
 	if err != nil {
@@ -138,15 +146,20 @@ func dropImage(t *testing.T, dir, webBin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	data = buf.Bytes()
+	if strings.HasSuffix(name, ".zst") {
+		enc, _ := zstd.NewWriter(nil)
+		data = enc.EncodeAll(data, nil)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Written under a temporary name and renamed, as a user's copy would finish.
-	tmp := filepath.Join(dir, ".web.tar.partial")
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+	tmp := filepath.Join(dir, "."+name+".partial")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, "web.tar")); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -235,11 +248,20 @@ func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) 
 // resolves Service names through CoreDNS.
 func TestNodeWithoutDefaultRoute(t *testing.T) {
 	ns := newNetnsNoRoute(t)
+	webBin := buildWebserver(t)
+	// The node's resolver, on the node's only interface: names outside the cluster are
+	// forwarded there although the host has no default route.
+	dns := ns.command(webBin, "dns", nodeIP+":53", outsideName+"=192.0.2.7")
+	if err := dns.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dns.Process.Kill(); dns.Wait() })
 	// A registries.yaml is handed to containerd (nothing is pulled: the mirror does not exist).
 	registries := filepath.Join(t.TempDir(), "registries.yaml")
 	os.WriteFile(registries, []byte("mirrors:\n  docker.io:\n    endpoint: [\"https://172.31.254.9:5000\"]\n"+
 		"configs:\n  \"172.31.254.9:5000\":\n    auth: {username: edge, password: s3cret}\n"), 0o600)
 	s := newServer(t, ns, "--flannel-iface", "edgek0", "--private-registry", registries)
+	os.WriteFile(s.resolvConf(), []byte("nameserver "+nodeIP+"\n"), 0o644)
 	s.start()
 	hosts := readFile(t, filepath.Join(s.dataDir, "agent", "etc", "containerd", "certs.d", "docker.io", "hosts.toml"))
 	if !strings.Contains(hosts, `[host."https://172.31.254.9:5000"]`) {
@@ -252,7 +274,6 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 		t.Errorf("the registry password appears in edgek's log")
 	}
 	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
-	webBin := buildWebserver(t)
 	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
 	s.mustApply(webManifest)
 	pods := waitWebPods(t, s, 2)
@@ -279,16 +300,79 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 		}
 		return nil
 	})
+	eventually(t, 30*time.Second, "a name outside the cluster is forwarded to the node's resolver", func() error {
+		out, err := s.kubectl("exec", pods[0], "--", "/webserver", "lookup", outsideName)
+		if err != nil || strings.TrimSpace(out) != "192.0.2.7" {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
+	if out, _ := ns.command("ip", "route", "show", "proto", "0xed").CombinedOutput(); !strings.Contains(string(out), "10.43.0.0/16") {
+		t.Errorf("no edgek route for the service range: %q", out)
+	}
 	s.stop()
+	checkKillall(t, s)
+	if out, _ := ns.command("ip", "route", "show", "proto", "0xed").CombinedOutput(); strings.TrimSpace(string(out)) != "" {
+		t.Errorf("edgek killall left the service range route: %q", out)
+	}
+}
+
+// checkKillall runs edgek killall on a stopped node and checks that it leaves no process,
+// mount, link or run dir of that node behind, and keeps the data dir.
+func checkKillall(t *testing.T, s *server) {
+	t.Helper()
+	runDir := config.RunDirFor(s.dataDir)
+	before, _ := os.ReadDir(filepath.Join(runDir, "containerd"))
+	if len(before) == 0 {
+		t.Errorf("%s/containerd is empty before killall: wrong run dir?", runDir)
+	}
+	if out, err := s.ns.command(edgekBin, "killall", "--data-dir", s.dataDir).CombinedOutput(); err != nil {
+		t.Fatalf("edgek killall: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
+		t.Errorf("run dir %s still there after killall: %v", runDir, err)
+	}
+	links, _ := s.ns.command("ip", "-o", "link", "show").CombinedOutput()
+	for _, name := range []string{"cni0", "flannel.1", "veth"} {
+		if strings.Contains(string(links), name) {
+			t.Errorf("link %s left after killall:\n%s", name, links)
+		}
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, dir := range []string{s.dataDir, runDir} {
+		if strings.Contains(string(mounts), dir) {
+			t.Errorf("mounts under %s left after killall", dir)
+		}
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), runDir+"/") || strings.Contains(string(b), s.dataDir+"/") {
+			t.Errorf("process left after killall: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	rules, _ := s.ns.command("iptables-save").CombinedOutput()
+	for _, chain := range []string{"KUBE-", "FLANNEL", "CNI-"} {
+		if strings.Contains(string(rules), chain) {
+			t.Errorf("iptables rules %s* left after killall", chain)
+		}
+	}
+	for _, keep := range []string{"server/db/state.db", "server/tls/server-ca.crt", "agent/containerd"} {
+		if _, err := os.Stat(filepath.Join(s.dataDir, keep)); err != nil {
+			t.Errorf("killall removed %s from the data dir: %v", keep, err)
+		}
+	}
 }
 
 // checkRuntimeTools runs edgek's ctr and crictl against the embedded containerd.
 func checkRuntimeTools(t *testing.T, s *server) {
 	t.Helper()
-	if out, err := s.ns.command(edgekBin, "ctr", "images", "ls", "-q").CombinedOutput(); err != nil || !strings.Contains(string(out), webImage) {
+	// The data dir is not the default one: EDGEK_DATA_DIR says which node's containerd.
+	cmd := s.ns.command(edgekBin, "ctr", "images", "ls", "-q")
+	cmd.Env = append(os.Environ(), "EDGEK_DATA_DIR="+s.dataDir)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), webImage) {
 		t.Errorf("edgek ctr images ls: %q, %v", out, err)
 	}
-	cmd := s.ns.command(edgekBin, "crictl", "ps", "--name", "web", "-o", "json")
+	cmd = s.ns.command(edgekBin, "crictl", "ps", "--name", "web", "-o", "json")
 	cmd.Env = append(os.Environ(), "EDGEK_DATA_DIR="+s.dataDir)
 	if out, err := cmd.CombinedOutput(); err != nil || strings.Count(string(out), `"CONTAINER_RUNNING"`) != 2 {
 		t.Errorf("edgek crictl ps: %v\n%s", err, out)

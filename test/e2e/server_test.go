@@ -88,6 +88,13 @@ func (s *server) configFile() string { return filepath.Join(s.dataDir, "..", "co
 // start launches edgek and waits until the apiserver answers /readyz.
 func (s *server) start() {
 	s.t.Helper()
+	s.launch()
+	s.waitReady(90 * time.Second)
+}
+
+// launch starts edgek without waiting for it to be ready.
+func (s *server) launch() {
+	s.t.Helper()
 	s.runs++
 	s.logPath = filepath.Join(artifactsDir, fmt.Sprintf("%s-%s-run%d.log", strings.ReplaceAll(s.t.Name(), "/", "_"), s.args[0], s.runs))
 	logf, err := os.Create(s.logPath)
@@ -102,7 +109,25 @@ func (s *server) start() {
 	}
 	s.exited = make(chan struct{})
 	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
-	s.waitReady(90 * time.Second)
+}
+
+// waitLog waits until every one of lines appears in the log of the current run.
+func (s *server) waitLog(timeout time.Duration, lines ...string) {
+	s.t.Helper()
+	eventually(s.t, timeout, fmt.Sprintf("log lines %q", lines), func() error {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("edgek exited: %v\n%s", s.cmd.ProcessState, s.logTail(40))
+		default:
+		}
+		log, _ := os.ReadFile(s.logPath)
+		for _, l := range lines {
+			if !strings.Contains(string(log), l) {
+				return fmt.Errorf("no %q yet", l)
+			}
+		}
+		return nil
+	})
 }
 
 func (s *server) waitReady(timeout time.Duration) {
@@ -115,6 +140,9 @@ func (s *server) waitReady(timeout time.Duration) {
 		default:
 		}
 		if log, _ := os.ReadFile(s.logPath); strings.Contains(string(log), s.readyLog) {
+			if s.api != s {
+				return // an agent: its server may be away
+			}
 			if out, err := s.kubectl("get", "--raw", "/readyz"); err == nil && strings.TrimSpace(out) == "ok" {
 				return
 			}

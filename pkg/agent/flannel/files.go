@@ -76,7 +76,8 @@ func parseSubnetEnv(data []byte) (network, nodeSubnet netip.Prefix) {
 //   - ipMasq = !FLANNEL_IPMASQ = false, because flannel's own iptables rules masquerade;
 //   - mtu = FLANNEL_MTU (the backend's MTU);
 //   - ipam host-local with one range, the node's subnet, and a route to the cluster
-//     network (FLANNEL_NETWORK); no default route in ipam, the bridge plugin adds it.
+//     network (FLANNEL_NETWORK); no default route in ipam, the bridge plugin adds it; its
+//     state in the node's runtime dir (see Options.IPAMDir).
 // Writing it directly spares edgek the flannel plugin and its scratch files, and makes the
 // node's network ready in the same step that learns the lease.
 
@@ -93,9 +94,10 @@ type bridgeConf struct {
 }
 
 type ipamConf struct {
-	Type   string        `json:"type"`
-	Ranges [][]rangeConf `json:"ranges"`
-	Routes []routeConf   `json:"routes"`
+	Type    string        `json:"type"`
+	Ranges  [][]rangeConf `json:"ranges"`
+	Routes  []routeConf   `json:"routes"`
+	DataDir string        `json:"dataDir,omitempty"`
 }
 
 type rangeConf struct {
@@ -113,7 +115,7 @@ type portmapConf struct {
 }
 
 // cniConflist renders 10-flannel.conflist for a node whose flannel lease is nodeSubnet.
-func cniConflist(nodeSubnet, clusterCIDR netip.Prefix, mtu int) ([]byte, error) {
+func cniConflist(nodeSubnet, clusterCIDR netip.Prefix, mtu int, ipamDir string) ([]byte, error) {
 	conf := struct {
 		CNIVersion string `json:"cniVersion"`
 		Name       string `json:"name"`
@@ -132,9 +134,10 @@ func cniConflist(nodeSubnet, clusterCIDR netip.Prefix, mtu int) ([]byte, error) 
 				IPMasq:           false,
 				MTU:              mtu,
 				IPAM: ipamConf{
-					Type:   "host-local",
-					Ranges: [][]rangeConf{{{Subnet: nodeSubnet.Masked().String()}}},
-					Routes: []routeConf{{Dst: clusterCIDR.Masked().String()}},
+					Type:    "host-local",
+					Ranges:  [][]rangeConf{{{Subnet: nodeSubnet.Masked().String()}}},
+					Routes:  []routeConf{{Dst: clusterCIDR.Masked().String()}},
+					DataDir: ipamDir,
 				},
 			},
 			portmapConf{Type: "portmap", Capabilities: map[string]bool{"portMappings": true}, SNAT: true},

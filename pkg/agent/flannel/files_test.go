@@ -112,7 +112,7 @@ func prefixString(p netip.Prefix) string {
 }
 
 func TestCNIConflist(t *testing.T) {
-	b, err := cniConflist(netip.MustParsePrefix("10.42.3.1/24"), netip.MustParsePrefix("10.42.0.0/16"), 1450)
+	b, err := cniConflist(netip.MustParsePrefix("10.42.3.1/24"), netip.MustParsePrefix("10.42.0.0/16"), 1450, "/run/edgek/cni/networks")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestCNIConflist(t *testing.T) {
 		}
 	}
 	ipam, _ := json.Marshal(br["ipam"])
-	wantIPAM := `{"ranges":[[{"subnet":"10.42.3.0/24"}]],"routes":[{"dst":"10.42.0.0/16"}],"type":"host-local"}`
+	wantIPAM := `{"dataDir":"/run/edgek/cni/networks","ranges":[[{"subnet":"10.42.3.0/24"}]],"routes":[{"dst":"10.42.0.0/16"}],"type":"host-local"}`
 	if string(ipam) != wantIPAM {
 		t.Errorf("ipam = %s, want %s", ipam, wantIPAM)
 	}

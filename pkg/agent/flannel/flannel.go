@@ -64,6 +64,10 @@ type Options struct {
 	CNIConfDir string
 	// RunDir is where flannel's net-conf.json is written.
 	RunDir string
+	// IPAMDir is where the host-local IPAM plugin records the pod IPs in use. On a tmpfs
+	// (the node's runtime dir) it empties at reboot, when the pods are gone too, instead of
+	// leaking addresses of pods a power cut killed. Default (""): the plugin's /var/lib/cni.
+	IPAMDir string
 	// Log receives edgek's own messages; flannel logs through klog. Default: slog.Default().
 	Log *slog.Logger
 }
@@ -225,7 +229,7 @@ func (f *Flannel) writeNodeFiles(lease netip.Prefix, mtu int) error {
 	if err := fsutil.WriteFileAtomic(f.o.SubnetFile, subnetEnv(f.o.ClusterCIDR, lease, mtu, true), 0o644); err != nil {
 		return fmt.Errorf("write flannel subnet file: %w", err)
 	}
-	conf, err := cniConflist(lease, f.o.ClusterCIDR, mtu)
+	conf, err := cniConflist(lease, f.o.ClusterCIDR, mtu, f.o.IPAMDir)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@
 package images
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -107,7 +108,11 @@ func (i *Importer) importStream(ctx context.Context, r io.Reader) ([]string, err
 		return nil, err
 	}
 	defer closeFn()
-	return i.importFn(ctx, tr)
+	names, err := i.importFn(ctx, tr)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, tar.ErrHeader) {
+		err = fmt.Errorf("not a complete tar archive (docker save or OCI layout, optionally gzip or zstd): %w", err)
+	}
+	return names, err
 }
 
 // ImportDir imports every archive in the directory that was not imported before (or changed

@@ -1,40 +1,49 @@
-package agent
+// Package host reads the facts of the host that shape a node's configuration: cgroup
+// version and driver, and the resolv.conf pods inherit.
+package host
 
 import (
 	"bufio"
 	"fmt"
-	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
-// cgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid).
-func cgroupV1(sysRoot string) bool {
+// CgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid).
+func CgroupV1(sysRoot string) bool {
 	_, err := os.Stat(sysRoot + "/fs/cgroup/cgroup.controllers")
 	return err != nil
 }
 
-// cgroupDriver follows the host: systemd manages cgroups only where it is init and cgroups
+// CgroupDriver follows the host: systemd manages cgroups only where it is init and cgroups
 // are unified; everywhere else the kubelet and runc manage them directly.
-func cgroupDriver(v1 bool) string {
-	if _, err := os.Stat("/run/systemd/system"); err == nil && !v1 {
+func CgroupDriver(v1 bool) string { return cgroupDriver(v1, "/run/systemd/system") }
+
+func cgroupDriver(v1 bool, systemdDir string) string {
+	if _, err := os.Stat(systemdDir); err == nil && !v1 {
 		return "systemd"
 	}
 	return "cgroupfs"
 }
 
-// resolvConf picks the resolv.conf pods (and CoreDNS's forwarding) inherit: the given one,
+// ResolvConf picks the resolv.conf pods (and CoreDNS's forwarding) inherit: the given one,
 // else /etc/resolv.conf unless it only names loopback resolvers (systemd-resolved's stub,
 // unusable from a pod), in which case systemd-resolved's upstream list. When the choice names
 // no usable server (an air-gapped device often has none), CoreDNS would refuse to start, so a
 // file with a placeholder server is written to fallback and used instead, as K3s does.
-func resolvConf(given, fallback string, log *slog.Logger) (string, error) {
+func ResolvConf(given, fallback string, log *slog.Logger) (string, error) {
+	return resolvConf(given, fallback, "/etc/resolv.conf", "/run/systemd/resolve/resolv.conf", log)
+}
+
+func resolvConf(given, fallback, etc, resolved string, log *slog.Logger) (string, error) {
 	path := given
 	if path == "" {
-		path = hostResolvConf()
+		path = hostResolvConf(etc, resolved)
 	}
 	if path != "" {
 		if servers, err := nameservers(path); err == nil && slices.ContainsFunc(servers, func(a netip.Addr) bool { return !a.IsLoopback() }) {
@@ -50,8 +59,7 @@ func resolvConf(given, fallback string, log *slog.Logger) (string, error) {
 
 // hostResolvConf is /etc/resolv.conf, or systemd-resolved's upstream list when the former only
 // names its loopback stub; "" when there is neither.
-func hostResolvConf() string {
-	const etc, resolved = "/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"
+func hostResolvConf(etc, resolved string) string {
 	if servers, err := nameservers(etc); err == nil {
 		for _, s := range servers {
 			if !s.IsLoopback() {
