@@ -163,8 +163,8 @@ SOCK=$RUN_DIR/containerd/containerd.sock
 pids=("$PID" $(pgrep -f "^containerd --config $WORK/node/" || true) $(pgrep -f -- "-address $SOCK" || true))
 pss_sum=0
 for p in "${pids[@]}"; do
-  read -r _ pss < <(mem "$p")
-  pss_sum=$((pss_sum + pss))
+  read -r _ p_pss < <(mem "$p")
+  pss_sum=$((pss_sum + p_pss))
 done
 read -r node_rss node_pss < <(mem "$PID")
 node_cg="(cgroup v2 host: not measured)"

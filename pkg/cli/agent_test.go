@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,20 @@ func TestAgentBadInput(t *testing.T) {
 				t.Error("the agent was started despite the error")
 			}
 		})
+	}
+}
+
+func TestAgentNodeNameDefaultsToHostname(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("EDGEK_NODE_NAME", "")
+	a, err := runAgent(t, "--server", "https://192.0.2.10:6443", "--token", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.NodeName != strings.ToLower(host) {
+		t.Errorf("node name %q, want the hostname %q lower-cased", a.NodeName, strings.ToLower(host))
 	}
 }

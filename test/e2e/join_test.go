@@ -23,6 +23,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      tolerations: [{operator: Exists}]
       containers:
       - name: web
         image: ` + webImage + `
@@ -64,11 +65,11 @@ func testJoin(t *testing.T, backend string) {
 	// pod cgroups they do not know under theirs.
 	cgroupRoot := newCgroupRoot(t, fmt.Sprintf("edgek-e2e-%d", os.Getpid()))
 	a := newAgent(t, nsAgent, s, token, "--node-name", "agent", "--node-label", "edgek.io/e2e=agent",
-		"--kubelet-arg", "cgroup-root=/"+cgroupRoot)
+		"--node-taint", "edgek.io/e2e=agent:NoSchedule", "--kubelet-arg", "cgroup-root=/"+cgroupRoot)
 	a.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node/server", "node/agent", "--timeout=120s")
-	if out := s.mustKubectl("get", "node", "agent", "-o", `jsonpath={.metadata.labels.edgek\.io/e2e} {.spec.podCIDR}`); !strings.HasPrefix(out, "agent 10.42.") {
-		t.Errorf("agent node labels/podCIDR: %q", out)
+	if out := s.mustKubectl("get", "node", "agent", "-o", `jsonpath={.metadata.labels.edgek\.io/e2e} {.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect} {.spec.podCIDR}`); !strings.HasPrefix(out, "agent edgek.io/e2e=agent:NoSchedule 10.42.") {
+		t.Errorf("agent node label, taint, podCIDR: %q", out)
 	}
 	if s.mustKubectl("get", "node", "server", "-o", "jsonpath={.spec.podCIDR}") == s.mustKubectl("get", "node", "agent", "-o", "jsonpath={.spec.podCIDR}") {
 		t.Error("both nodes got the same podCIDR")
