@@ -11,7 +11,8 @@ command -v gcc >/dev/null || need+=(gcc)
 # The dashboard's browser test drives a headless chromium through chromedriver.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
-for pkg in libc6-dev libseccomp-dev; do
+# The external-datastore test runs its own PostgreSQL (kine's postgres driver).
+for pkg in libc6-dev libseccomp-dev postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")
 done
 if ((${#need[@]})); then

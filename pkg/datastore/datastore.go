@@ -125,10 +125,11 @@ func (k *Kine) backendName() string {
 // ctx bounds the backend's whole life, not only the opening.
 func (k *Kine) openBackend(ctx context.Context) (server.Backend, error) {
 	endpoint := k.cfg.Endpoint
+	// The dir holds kine's socket whatever the datastore, and SQLite's files when embedded.
+	if err := os.MkdirAll(k.dbDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create datastore dir: %w", err)
+	}
 	if k.cfg.Embedded() {
-		if err := os.MkdirAll(k.dbDir, 0o700); err != nil {
-			return nil, fmt.Errorf("create datastore dir: %w", err)
-		}
 		endpoint = "sqlite://" + filepath.Join(k.dbDir, "state.db") + "?" + sqlite.DefaultParams
 	}
 	type result struct {
