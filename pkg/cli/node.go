@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/edgek-io/edgek/pkg/certcmd"
 	"github.com/edgek-io/edgek/pkg/logging"
 	"github.com/edgek-io/edgek/pkg/version"
 )
@@ -101,6 +103,38 @@ func crictlCommand(r Runners) *cli.Command {
 				return cli.Exit("", code)
 			}
 			return nil
+		},
+	}
+}
+
+func certificateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "certificate",
+		Usage: "check or rotate the certificates of a data dir (CAs and the service-account key are kept)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "check",
+				Usage: "list the certificates with their expiry; exit 1 if one has expired",
+				Flags: []cli.Flag{dataDirFlag()},
+				Action: func(cc *cli.Context) error {
+					return certcmd.Check(os.Stdout, cc.String("data-dir"), time.Now())
+				},
+			},
+			{
+				Name:  "rotate",
+				Usage: "with edgek stopped: move the leaf certificates aside, so that the next start issues new ones",
+				Flags: []cli.Flag{dataDirFlag()},
+				Action: func(cc *cli.Context) error {
+					moved, err := certcmd.Rotate(cc.String("data-dir"), time.Now())
+					for _, m := range moved {
+						fmt.Println("rotated", m)
+					}
+					if err == nil {
+						fmt.Println("start edgek to issue the new certificates")
+					}
+					return err
+				},
+			},
 		},
 	}
 }

@@ -1,0 +1,181 @@
+// Package certcmd implements `edgek certificate check` and `edgek certificate rotate`, as
+// K3s users know them: list the certificates of a data dir with their expiry, and make the
+// next start issue new leaf certificates. CAs and the service-account key are never touched:
+// replacing them would invalidate every client and token that trusts them.
+package certcmd
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/preflight"
+)
+
+// RenewWithin is when edgek renews a leaf at start on its own (see pkg/pki).
+const RenewWithin = 90 * 24 * time.Hour
+
+// tlsDirs are the certificate dirs of a data dir: the server's and the node's.
+func tlsDirs(dataDir string) []string {
+	return []string{filepath.Join(dataDir, "server", "tls"), filepath.Join(dataDir, "agent", "tls")}
+}
+
+// Cert is one certificate file.
+type Cert struct {
+	Path     string
+	Subject  string
+	NotAfter time.Time
+	IsCA     bool
+}
+
+// List returns the certificates in the data dir's TLS dirs (the first certificate of every
+// .crt and .pem file), sorted by path.
+func List(dataDir string) ([]Cert, error) {
+	var out []Cert
+	for _, dir := range tlsDirs(dataDir) {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || !(strings.HasSuffix(name, ".crt") || strings.HasSuffix(name, ".pem")) || strings.HasSuffix(name, "-chain.crt") {
+				continue
+			}
+			path := filepath.Join(dir, name)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+				if block.Type != "CERTIFICATE" {
+					continue
+				}
+				c, err := x509.ParseCertificate(block.Bytes)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", path, err)
+				}
+				out = append(out, Cert{Path: path, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, IsCA: c.IsCA})
+				break
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Cert) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// Check prints the certificates of the data dir with their expiry. It fails when there are
+// none, or when one has expired.
+func Check(w io.Writer, dataDir string, now time.Time) error {
+	certs, err := List(dataDir)
+	if err != nil {
+		return err
+	}
+	if len(certs) == 0 {
+		return fmt.Errorf("no certificates in %s: has edgek run with this --data-dir?", strings.Join(tlsDirs(dataDir), " or "))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FILE\tSUBJECT\tEXPIRES\tDAYS LEFT\tSTATUS")
+	var expired []string
+	for _, c := range certs {
+		left := c.NotAfter.Sub(now)
+		status := "ok"
+		switch {
+		case left <= 0:
+			status = "EXPIRED"
+			expired = append(expired, c.Path)
+		case c.IsCA:
+			status = "ok (CA)"
+		case left < RenewWithin:
+			status = "renewed at next start"
+		}
+		rel, _ := filepath.Rel(dataDir, c.Path)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", rel, c.Subject, c.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24), status)
+	}
+	tw.Flush()
+	if len(expired) > 0 {
+		return fmt.Errorf("%d certificate(s) expired: restart edgek to renew leaf certificates", len(expired))
+	}
+	return nil
+}
+
+// rotated reports whether a file in a TLS dir is a leaf certificate or key that the next
+// start issues anew: client-*, serving-* (edgek's) and the kubelet's own kubelet-client-*
+// and kubelet.{crt,key}. Not the CAs, not the service-account key, not a joined node's copies
+// of the server's CAs.
+func rotated(name string) bool {
+	for _, p := range []string{"client-*.crt", "client-*.key", "serving-*.crt", "serving-*.key", "kubelet-client-*.pem", "kubelet.crt", "kubelet.key"} {
+		if ok, _ := filepath.Match(p, name); ok && !strings.HasSuffix(name, "-ca.crt") && !strings.HasSuffix(name, "-ca.key") {
+			return true
+		}
+	}
+	return false
+}
+
+// Rotate moves the leaf certificates and keys of a stopped edgek's data dir into
+// <tls-dir>-rotated-<time>/ (a backup), so that the next start issues new ones with new
+// keys; a joined node's kubelet requests a new certificate with the join token. It refuses
+// while edgek runs on the data dir. It returns the files moved.
+func Rotate(dataDir string, now time.Time) ([]string, error) {
+	for _, lock := range []struct{ path, what string }{
+		{filepath.Join(dataDir, "server", "edgek.lock"), "edgek server"},
+		{(&config.Agent{DataDir: dataDir}).LockFile(), "edgek agent or server"},
+	} {
+		if _, err := os.Stat(filepath.Dir(lock.path)); err != nil {
+			continue
+		}
+		f, err := preflight.Lock(lock.path, lock.what, dataDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w: stop it first (systemctl stop edgek), then rotate", err)
+		}
+		defer f.Close()
+	}
+	var moved []string
+	stamp := now.UTC().Format("20060102T150405Z")
+	for _, dir := range tlsDirs(dataDir) {
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return moved, err
+		}
+		backup := dir + "-rotated-" + stamp
+		for _, e := range entries {
+			if e.IsDir() || !rotated(e.Name()) {
+				continue
+			}
+			if err := os.MkdirAll(backup, 0o700); err != nil {
+				return moved, err
+			}
+			if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(backup, e.Name())); err != nil {
+				return moved, err
+			}
+			moved = append(moved, filepath.Join(dir, e.Name()))
+		}
+	}
+	// A joined node's kubelet would go on with the kubeconfig that names the moved cert.
+	a := &config.Agent{DataDir: dataDir}
+	if _, err := os.Stat(a.BootstrapKubeconfig()); err == nil {
+		if err := os.Remove(a.Kubeconfig("kubelet")); err == nil {
+			moved = append(moved, a.Kubeconfig("kubelet"))
+		}
+	}
+	if len(moved) == 0 {
+		return nil, fmt.Errorf("no certificates to rotate in %s: has edgek run with this --data-dir?", strings.Join(tlsDirs(dataDir), " or "))
+	}
+	return moved, nil
+}
