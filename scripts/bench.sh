@@ -6,25 +6,36 @@
 #   NODE_IDLE_SECONDS (120): idle time before measuring a full node
 #   MEMORY_LIMIT (unset): e.g. 1G: the full node (edgek, containerd, shims and every pod) runs
 #     under this memory limit, as on a small board (cgroup v1 hosts)
+#   AGENT_IDLE_SECONDS (60): idle time before measuring an agent that joined the full node (from
+#     a second namespace, joined to the first by a veth pair); 0 skips the agent
 # On cgroup v1 hosts the full node runs in a cgroup of its own (the kubelet's cgroup root
 # included), whose peak and idle memory are reported.
 set -euo pipefail
 BIN=$(readlink -f "${1:-bin/edgek}")
 IDLE=${IDLE_SECONDS:-60}
 NODE_IDLE=${NODE_IDLE_SECONDS:-120}
+AGENT_IDLE=${AGENT_IDLE_SECONDS:-60}
 NS=edgek-bench-$$
+NS2=edgek-bench-a-$$
 WORK=$(mktemp -d /tmp/edgek-bench.XXXXXX)
 PID=
+APID=
 
 CG=edgek-bench-$$
+CG2=edgek-bench-a-$$
 cleanup() {
+  if [[ -n $APID ]] && kill -0 "$APID" 2>/dev/null; then kill -TERM "$APID"; wait "$APID" || true; fi
+  if [[ -d $WORK/agent ]]; then
+    nsenter --net=/run/netns/"$NS2" "$BIN" killall --data-dir "$WORK/agent" >/dev/null 2>&1 || true
+  fi
   if [[ -n $PID ]] && kill -0 "$PID" 2>/dev/null; then kill -TERM "$PID"; wait "$PID" || true; fi
   if [[ -d $WORK/node ]]; then
     nsenter --net=/run/netns/"$NS" "$BIN" killall --data-dir "$WORK/node" >/dev/null 2>&1 || true
   fi
-  for d in /sys/fs/cgroup/*/"$CG"; do
+  for d in /sys/fs/cgroup/*/"$CG" /sys/fs/cgroup/*/"$CG2"; do
     [[ -d $d ]] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
+  ip netns del "$NS2" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -180,6 +191,61 @@ sleep 60
 c2=$(awk '{print $14+$15}' "/proc/$PID/stat")
 node_cpu=$(echo "scale=1; ($c2 - $c1) * 100 / $hz / 60" | bc)
 
+# --- an agent joining the full node from a second "host" ------------------------------------
+agent_rows=
+if ((AGENT_IDLE > 0)); then
+  ip netns add "$NS2"
+  ip -n "$NS2" link set lo up
+  ip -n "$NS2" link add edgek0 type bridge
+  ip -n "$NS2" addr add 172.31.254.3/24 dev edgek0
+  ip -n "$NS2" link set edgek0 up
+  ip -n "$NS2" route add default dev edgek0
+  ip -n "$NS" link add lan0 type veth peer name lan0 netns "$NS2"
+  for n in "$NS" "$NS2"; do ip -n "$n" link set lan0 master edgek0; ip -n "$n" link set lan0 up; done
+  # The agent's kubelet needs a cgroup root of its own on this shared host (see TestJoin).
+  agent_args=()
+  AMEMCG=
+  if [[ -n $MEMCG ]]; then
+    for h in /sys/fs/cgroup/*/cgroup.procs; do
+      d=$(dirname "$h")/$CG2
+      mkdir -p "$d"
+      for f in cpuset.cpus cpuset.mems; do
+        [[ -f $(dirname "$h")/$f ]] && cat "$(dirname "$h")/$f" >"$d/$f"
+      done
+    done
+    AMEMCG=/sys/fs/cgroup/memory/$CG2
+    agent_args+=(--kubelet-arg "cgroup-root=/$CG2")
+  fi
+  cp "$WORK/node/server/token" "$WORK/token"
+  t0=$(date +%s.%N)
+  sh -c 'for h in /sys/fs/cgroup/*/cgroup.procs; do d=$(dirname "$h")/'"$CG2"'; [ -d "$d" ] && echo $$ >"$d/cgroup.procs"; done; exec "$@"' sh \
+    nsenter --net=/run/netns/"$NS2" "$BIN" agent --server https://172.31.254.2:6443 --token-file "$WORK/token" \
+    --data-dir "$WORK/agent" --node-ip 172.31.254.3 --node-name bench-agent --resolv-conf "$WORK/resolv.conf" \
+    --config /dev/null "${agent_args[@]}" >>"$WORK/agent.log" 2>&1 &
+  APID=$!
+  until kubectl get node bench-agent -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -q True; do
+    kill -0 "$APID" 2>/dev/null || { echo "edgek agent exited; log:" >&2; tail -20 "$WORK/agent.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  agent_ready=$(since "$t0")
+  sleep "$AGENT_IDLE"
+  read -r agent_rss agent_pss < <(mem "$APID")
+  apids=("$APID" $(pgrep -f "^containerd --config $WORK/agent/" || true))
+  agent_sum=0
+  for p in "${apids[@]}"; do
+    read -r _ p_pss < <(mem "$p")
+    agent_sum=$((agent_sum + p_pss))
+  done
+  agent_cg="(cgroup v2 host: not measured)"
+  if [[ -n $AMEMCG ]]; then
+    agent_cg="peak $(($(cat "$AMEMCG/memory.max_usage_in_bytes") / 1048576)) MiB; idle $(($(cat "$AMEMCG/memory.usage_in_bytes") / 1048576)) MiB ($(awk '/^total_rss / {print int($2/1048576)}' "$AMEMCG/memory.stat") MiB anonymous)"
+  fi
+  agent_rows="| agent: start to its node Ready (joining over the LAN) | ${agent_ready} s |
+| agent: edgek RSS / PSS after ${AGENT_IDLE} s idle | ${agent_rss} / ${agent_pss} MiB |
+| agent: summed PSS of edgek + containerd (no pods on it) | ${agent_sum} MiB |
+| agent, whole cgroup (edgek agent, containerd) | ${agent_cg} |"
+fi
+
 cat <<EOF2
 | measure | value |
 |---|---|
@@ -196,6 +262,7 @@ cat <<EOF2
 | full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes; pods excluded) | ${pss_sum} MiB |
 | full node: edgek idle CPU over 60 s | ${node_cpu} % of one core |
 | full node, whole cgroup (edgek, containerd, shims, CoreDNS, dashboard, 1 pod) | ${node_cg} |
+${agent_rows}
 | SQLite data dir after start | $((db / 1024)) MiB |
 | binary size | $((size / 1024 / 1024)) MiB |
 EOF2
