@@ -26,6 +26,7 @@
 #   INSTALL_EDGEK_SKIP_START   true: do not (re)start the service
 #   INSTALL_EDGEK_SKIP_SERVICE true: install the binary only, write no service or env file
 #   EDGEK_URL, EDGEK_TOKEN     server to join and its token (EDGEK_URL makes `agent` the default)
+#   EDGEK_TOKEN_FILE           instead of EDGEK_TOKEN: absolute path of a file holding the token
 #   EDGEK_DATA_DIR             data directory, removed by the uninstaller (/var/lib/edgek)
 #   EDGEK_*                    any other flag mirror; all EDGEK_* but EDGEK_DOWNLOAD_URL are
 #                              saved to the service's env file (mode 0600)
@@ -144,6 +145,13 @@ setup_exec() {
 	server | agent) ;;
 	*) fatal "the command to install must be 'server' or 'agent', not '$CMD'" ;;
 	esac
+	if [ -n "${EDGEK_TOKEN_FILE:-}" ]; then
+		case "$EDGEK_TOKEN_FILE" in
+		/*) ;;
+		*) fatal "EDGEK_TOKEN_FILE must be an absolute path (the service does not run from this directory): $EDGEK_TOKEN_FILE" ;;
+		esac
+		[ -r "$EDGEK_TOKEN_FILE" ] || fatal "EDGEK_TOKEN_FILE $EDGEK_TOKEN_FILE is not a readable file"
+	fi
 	EXEC_ARGS_SD=
 	EXEC_ARGS_SH=
 	for exec_arg in "$@"; do

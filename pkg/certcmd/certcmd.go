@@ -139,7 +139,7 @@ func Rotate(dataDir string, now time.Time) ([]string, error) {
 		}
 		f, err := preflight.Lock(lock.path, lock.what, dataDir)
 		if err != nil {
-			return nil, fmt.Errorf("%w: stop it first (systemctl stop edgek), then rotate", err)
+			return nil, fmt.Errorf("%w: stop it first (systemctl stop edgek, or edgek-agent), then rotate", err)
 		}
 		defer f.Close()
 	}

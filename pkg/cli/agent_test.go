@@ -62,8 +62,8 @@ func TestAgentBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no server or token", nil, "--server and --token are required"},
-		{"no token", []string{"--server", "https://192.0.2.10:6443"}, "--server and --token are required"},
+		{"no server or token", nil, "--server and --token (or --token-file) are required"},
+		{"no token", []string{"--server", "https://192.0.2.10:6443"}, "--server and --token (or --token-file) are required"},
 		{"plain http", []string{"--server", "http://192.0.2.10:6443", "--token", "t"}, "want https://host:port"},
 		{"bad node ip", []string{"--server", "https://192.0.2.10:6443", "--token", "t", "--node-ip", "pi"}, `--node-ip "pi" is not an IP address`},
 		{"bad taint", []string{"--server", "https://192.0.2.10:6443", "--token", "t", "--node-taint", "x"}, "--node-taint"},

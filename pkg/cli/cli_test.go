@@ -132,6 +132,7 @@ func TestBadInput(t *testing.T) {
 		{"bad flannel backend", []string{"--flannel-backend=wireguard"}, `--flannel-backend "wireguard" is not one of`},
 		{"bad taint", []string{"--node-taint=edge"}, `--node-taint "edge" must look like key=value:NoSchedule`},
 		{"bad label", []string{"--node-label=edge"}, `--node-label "edge" must look like key=value`},
+		{"missing token file", []string{"--token-file=" + filepath.Join(dir, "absent")}, "--token-file: open"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -66,6 +66,7 @@ func serverFlags() []cli.Flag {
 		str("cluster-domain", config.DefaultClusterDomain, "cluster DNS domain"),
 		strs("tls-san", "extra hostname or IP for the apiserver certificate (repeatable)"),
 		str("token", "", "join secret for agents (default: generated at first start, kept in <data-dir>/server/token)"),
+		str("token-file", "", "file holding the join secret (instead of --token)"),
 		str("datastore-endpoint", "", "postgres://, mysql:// or https:// (etcd) URL; default: embedded SQLite"),
 		str("datastore-cafile", "", "CA file for the external datastore"),
 		str("datastore-certfile", "", "client certificate file for the external datastore"),

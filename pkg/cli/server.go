@@ -62,6 +62,13 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 			Wait:     ctx.Duration("datastore-timeout"),
 		},
 	}
+	if f := ctx.String("token-file"); f != "" && c.Token == "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--token-file: %w", err))
+		}
+		c.Token = strings.TrimSpace(string(data))
+	}
 	mode, err := strconv.ParseUint(ctx.String("write-kubeconfig-mode"), 8, 32)
 	if err != nil {
 		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %q is not an octal file mode like 0600", ctx.String("write-kubeconfig-mode")))

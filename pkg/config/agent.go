@@ -87,7 +87,7 @@ func (a *Agent) Joins() bool { return a.Token != "" }
 func (a *Agent) Validate() error {
 	var errs []error
 	if a.ServerURL == "" || a.Token == "" {
-		errs = append(errs, errors.New("--server and --token are required (env EDGEK_URL, EDGEK_TOKEN): the server's URL, e.g. https://10.0.0.1:6443, and the contents of its <data-dir>/server/token"))
+		errs = append(errs, errors.New("--server and --token (or --token-file) are required (env EDGEK_URL, EDGEK_TOKEN, EDGEK_TOKEN_FILE): the server's URL, e.g. https://10.0.0.1:6443, and the contents of its <data-dir>/server/token"))
 	} else if u, err := url.Parse(a.ServerURL); err != nil || u.Scheme != "https" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("--server %q: want https://host:port, e.g. https://10.0.0.1:6443", a.ServerURL))
 	}
