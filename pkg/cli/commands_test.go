@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -35,5 +36,13 @@ func TestCheckConfigAndKillallExitCodes(t *testing.T) {
 	}
 	if gotDir != "/srv/edgek" || !gotDry {
 		t.Errorf("killall got data dir %q, dry-run %t", gotDir, gotDry)
+	}
+	// A data dir set in the config file (shared with server and agent keys) is used.
+	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.yaml"), "data-dir: /srv/from-config\nnode-ip: 192.0.2.1\ntoken: x\n")
+	if err := App(t.Context(), io.Discard, r).RunContext(t.Context(), []string{"edgek", "killall", "--config", cfg}); err != nil {
+		t.Fatal(err)
+	}
+	if gotDir != "/srv/from-config" || gotDry {
+		t.Errorf("killall with a config file got data dir %q, dry-run %t", gotDir, gotDry)
 	}
 }
