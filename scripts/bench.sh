@@ -41,12 +41,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$NS"
-ip -n "$NS" link set lo up
-ip -n "$NS" link add edgek0 type bridge
-ip -n "$NS" addr add 172.31.254.2/24 dev edgek0
-ip -n "$NS" link set edgek0 up
-ip -n "$NS" route add default dev edgek0
+# make_netns NAME IP: a namespace whose only way out is a bridge with no ports.
+make_netns() {
+  ip netns add "$1"
+  ip -n "$1" link set lo up
+  ip -n "$1" link add edgek0 type bridge
+  ip -n "$1" addr add "$2"/24 dev edgek0
+  ip -n "$1" link set edgek0 up
+  ip -n "$1" route add default dev edgek0
+}
+# make_cgroup NAME: /NAME in every cgroup v1 hierarchy (cpuset filled from the parent), for
+# a node and, as the kubelet's cgroup root, its pods.
+make_cgroup() {
+  local h d f
+  for h in /sys/fs/cgroup/*/cgroup.procs; do
+    d=$(dirname "$h")/$1
+    mkdir -p "$d"
+    for f in cpuset.cpus cpuset.mems; do
+      if [[ -f $(dirname "$h")/$f ]]; then cat "$(dirname "$h")/$f" >"$d/$f"; fi
+    done
+  done
+}
+# in_cgroup NAME CMD...: moves the calling (background) subshell into /NAME where it exists
+# and execs CMD, so that $! is CMD's pid and its children start in the cgroup.
+in_cgroup() {
+  local cg=$1 h d
+  shift
+  for h in /sys/fs/cgroup/*/cgroup.procs; do
+    d=$(dirname "$h")/$cg
+    if [[ -d $d ]]; then echo "$BASHPID" >"$d/cgroup.procs"; fi
+  done
+  exec "$@"
+}
+make_netns "$NS" 172.31.254.2
 in_ns() { nsenter --net=/run/netns/"$NS" "$@"; }
 
 TLS=$WORK/data/server/tls
@@ -108,21 +135,13 @@ MEMCG=
 if [[ -d /sys/fs/cgroup/memory ]]; then
   # One cgroup for the whole node: edgek (and so containerd and the shims) and, as the
   # kubelet's cgroup root, every pod.
-  for h in /sys/fs/cgroup/*/cgroup.procs; do
-    d=$(dirname "$h")/$CG
-    mkdir -p "$d"
-    for f in cpuset.cpus cpuset.mems; do
-      [[ -f $(dirname "$h")/$f ]] && cat "$(dirname "$h")/$f" >"$d/$f"
-    done
-  done
+  make_cgroup "$CG"
   MEMCG=/sys/fs/cgroup/memory/$CG
   if [[ -n ${MEMORY_LIMIT:-} ]]; then echo "$MEMORY_LIMIT" >"$MEMCG/memory.limit_in_bytes"; fi
   node_args+=(--kubelet-arg "cgroup-root=/$CG")
 fi
 t0=$(date +%s.%N)
-# The shell moves itself into the node's cgroups, then execs nsenter, which execs edgek: $! is edgek.
-sh -c 'for h in /sys/fs/cgroup/*/cgroup.procs; do d=$(dirname "$h")/'"$CG"'; [ -d "$d" ] && echo $$ >"$d/cgroup.procs"; done; exec "$@"' sh \
-  nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
+in_cgroup "$CG" nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
   --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null "${node_args[@]}" >>"$WORK/node.log" 2>&1 &
 PID=$!
 until [[ -f $WORK/node-kubeconfig.yaml ]] && kubectl get --raw /readyz >/dev/null 2>&1; do
@@ -194,32 +213,20 @@ node_cpu=$(echo "scale=1; ($c2 - $c1) * 100 / $hz / 60" | bc)
 # --- an agent joining the full node from a second "host" ------------------------------------
 agent_rows=
 if ((AGENT_IDLE > 0)); then
-  ip netns add "$NS2"
-  ip -n "$NS2" link set lo up
-  ip -n "$NS2" link add edgek0 type bridge
-  ip -n "$NS2" addr add 172.31.254.3/24 dev edgek0
-  ip -n "$NS2" link set edgek0 up
-  ip -n "$NS2" route add default dev edgek0
+  make_netns "$NS2" 172.31.254.3
   ip -n "$NS" link add lan0 type veth peer name lan0 netns "$NS2"
   for n in "$NS" "$NS2"; do ip -n "$n" link set lan0 master edgek0; ip -n "$n" link set lan0 up; done
   # The agent's kubelet needs a cgroup root of its own on this shared host (see TestJoin).
   agent_args=()
   AMEMCG=
   if [[ -n $MEMCG ]]; then
-    for h in /sys/fs/cgroup/*/cgroup.procs; do
-      d=$(dirname "$h")/$CG2
-      mkdir -p "$d"
-      for f in cpuset.cpus cpuset.mems; do
-        [[ -f $(dirname "$h")/$f ]] && cat "$(dirname "$h")/$f" >"$d/$f"
-      done
-    done
+    make_cgroup "$CG2"
     AMEMCG=/sys/fs/cgroup/memory/$CG2
     agent_args+=(--kubelet-arg "cgroup-root=/$CG2")
   fi
   cp "$WORK/node/server/token" "$WORK/token"
   t0=$(date +%s.%N)
-  sh -c 'for h in /sys/fs/cgroup/*/cgroup.procs; do d=$(dirname "$h")/'"$CG2"'; [ -d "$d" ] && echo $$ >"$d/cgroup.procs"; done; exec "$@"' sh \
-    nsenter --net=/run/netns/"$NS2" "$BIN" agent --server https://172.31.254.2:6443 --token-file "$WORK/token" \
+  in_cgroup "$CG2" nsenter --net=/run/netns/"$NS2" "$BIN" agent --server https://172.31.254.2:6443 --token-file "$WORK/token" \
     --data-dir "$WORK/agent" --node-ip 172.31.254.3 --node-name bench-agent --resolv-conf "$WORK/resolv.conf" \
     --config /dev/null "${agent_args[@]}" >>"$WORK/agent.log" 2>&1 &
   APID=$!

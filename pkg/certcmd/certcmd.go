@@ -27,7 +27,7 @@ const RenewWithin = 90 * 24 * time.Hour
 
 // tlsDirs are the certificate dirs of a data dir: the server's and the node's.
 func tlsDirs(dataDir string) []string {
-	return []string{filepath.Join(dataDir, "server", "tls"), filepath.Join(dataDir, "agent", "tls")}
+	return []string{(&config.Server{DataDir: dataDir}).TLSDir(), (&config.Agent{DataDir: dataDir}).TLSDir()}
 }
 
 // Cert is one certificate file.
@@ -131,7 +131,7 @@ func rotated(name string) bool {
 // while edgek runs on the data dir. It returns the files moved.
 func Rotate(dataDir string, now time.Time) ([]string, error) {
 	for _, lock := range []struct{ path, what string }{
-		{filepath.Join(dataDir, "server", "edgek.lock"), "edgek server"},
+		{(&config.Server{DataDir: dataDir}).LockFile(), "edgek server"},
 		{(&config.Agent{DataDir: dataDir}).LockFile(), "edgek agent or server"},
 	} {
 		if _, err := os.Stat(filepath.Dir(lock.path)); err != nil {

@@ -45,7 +45,6 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		ClusterDNS:                 addr("cluster-dns"),
 		ClusterDomain:              ctx.String("cluster-domain"),
 		TLSSANs:                    ctx.StringSlice("tls-san"),
-		Token:                      ctx.String("token"),
 		ExtraAPIServerArgs:         ctx.StringSlice("kube-apiserver-arg"),
 		ExtraSchedulerArgs:         ctx.StringSlice("kube-scheduler-arg"),
 		ExtraControllerManagerArgs: ctx.StringSlice("kube-controller-manager-arg"),
@@ -62,12 +61,9 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 			Wait:     ctx.Duration("datastore-timeout"),
 		},
 	}
-	if f := ctx.String("token-file"); f != "" && c.Token == "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--token-file: %w", err))
-		}
-		c.Token = strings.TrimSpace(string(data))
+	var err error
+	if c.Token, err = tokenFrom(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	mode, err := strconv.ParseUint(ctx.String("write-kubeconfig-mode"), 8, 32)
 	if err != nil {
@@ -111,7 +107,6 @@ func agentConfig(ctx *cli.Context) (*config.Agent, error) {
 		DataDir:            ctx.String("data-dir"),
 		NodeName:           strings.ToLower(ctx.String("node-name")),
 		ServerURL:          ctx.String("server"),
-		Token:              strings.TrimSpace(ctx.String("token")),
 		FlannelIface:       n.FlannelIface,
 		ExtraKubeletArgs:   n.ExtraKubeletArgs,
 		ExtraKubeProxyArgs: n.ExtraKubeProxyArgs,
@@ -122,12 +117,9 @@ func agentConfig(ctx *cli.Context) (*config.Agent, error) {
 		PauseImage:         config.PauseImage,
 	}
 	var errs []error
-	if f := ctx.String("token-file"); f != "" && a.Token == "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return a, fmt.Errorf("--token-file: %w", err)
-		}
-		a.Token = strings.TrimSpace(string(data))
+	var err error
+	if a.Token, err = tokenFrom(ctx); err != nil {
+		return a, err
 	}
 	if v := ctx.String("node-ip"); v != "" {
 		ip, err := netip.ParseAddr(v)
@@ -157,4 +149,20 @@ func nodeSettings(ctx *cli.Context) config.NodeSettings {
 		ResolvConf:         ctx.String("resolv-conf"),
 		PrivateRegistry:    ctx.String("private-registry"),
 	}
+}
+
+// tokenFrom returns --token, else the contents of --token-file (trimmed).
+func tokenFrom(ctx *cli.Context) (string, error) {
+	if t := strings.TrimSpace(ctx.String("token")); t != "" {
+		return t, nil
+	}
+	f := ctx.String("token-file")
+	if f == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return strings.TrimSpace(string(data)), nil
 }

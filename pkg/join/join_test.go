@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,6 +26,7 @@ type fakeServer struct {
 	url, token string
 	ca         []byte
 	cluster    Cluster
+	nodeCert   tls.Certificate // a node client certificate the server accepts
 }
 
 func newFakeServer(t *testing.T) *fakeServer {
@@ -48,7 +50,8 @@ func newFakeServer(t *testing.T) *fakeServer {
 		FlannelBackend: "vxlan",
 	}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+pki.BootstrapToken(secret) {
+		byCert := len(r.TLS.PeerCertificates) > 0 && strings.HasPrefix(r.TLS.PeerCertificates[0].Subject.CommonName, "system:node:")
+		if !byCert && r.Header.Get("Authorization") != "Bearer "+pki.BootstrapToken(secret) {
 			http.Error(w, "Unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -62,7 +65,16 @@ func newFakeServer(t *testing.T) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	node, err := pki.EnsureNode(pki.NodeOptions{Dir: filepath.Join(dir, "node"), Server: b, NodeName: "n1", SANs: []string{"n1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.nodeCert, err = tls.LoadX509KeyPair(node.Kubelet.Cert, node.Kubelet.Key); err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AppendCertsFromPEM(read(t, b.ClientCACert))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: clientCAs}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -92,6 +104,7 @@ func TestFetch(t *testing.T) {
 	}{
 		{name: "full token", opts: Options{Token: f.token}},
 		{name: "bare secret trusts the presented CA", opts: Options{Token: secret}},
+		{name: "node certificate instead of the token", opts: Options{Token: "K10" + strings.TrimPrefix(f.token, "K10")[:64] + "::server:wrong", ClientCert: &f.nodeCert}},
 		{name: "bare secret with the pinned CA", opts: Options{Token: secret, Pinned: f.ca}},
 		{name: "bare secret, another CA pinned", opts: Options{Token: secret, Pinned: other.ca},
 			wantErr: "other than the one saved"},

@@ -24,13 +24,7 @@ spec:
     metadata: {labels: {app: web}}
     spec:
       tolerations: [{operator: Exists}]
-      containers:
-      - name: web
-        image: ` + webImage + `
-        imagePullPolicy: Never
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
----
+` + webContainers + `---
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
@@ -161,7 +155,8 @@ func testJoin(t *testing.T, backend string) {
 	if n := strings.Count(s.mustKubectl("get", "csr", "-o", "name"), "\n"); n != 1 {
 		t.Errorf("%d CSRs after the agent's restart, want the first one only", n)
 	}
-	if !strings.Contains(readFile(t, a.logPath), `with="the node's certificate"`) {
+	if log := readFile(t, a.logPath); !strings.Contains(log, `with="the node's certificate"`) ||
+		strings.Contains(log, "does not accept the node's certificate") {
 		t.Error("the restarted agent did not rejoin with its certificate")
 	}
 

@@ -21,6 +21,15 @@ import (
 
 const webImage = "docker.io/e2e/web:1"
 
+// webContainers is the containers list of the test workload's pod template.
+const webContainers = `      containers:
+      - name: web
+        image: ` + webImage + `
+        imagePullPolicy: Never
+        ports: [{containerPort: 8080}]
+        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
+`
+
 const webManifest = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: default}
@@ -30,13 +39,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      containers:
-      - name: web
-        image: ` + webImage + `
-        imagePullPolicy: Never
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
----
+` + webContainers + `---
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
