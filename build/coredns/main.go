@@ -15,8 +15,11 @@ import (
 	"github.com/coredns/coredns/coremain"
 
 	// The plugins, one per directive below (prometheus is package metrics).
+	_ "github.com/coredns/coredns/plugin/acl"
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/file"
 	_ "github.com/coredns/coredns/plugin/forward"
 	_ "github.com/coredns/coredns/plugin/health"
 	_ "github.com/coredns/coredns/plugin/hosts"
@@ -27,23 +30,32 @@ import (
 	_ "github.com/coredns/coredns/plugin/metrics"
 	_ "github.com/coredns/coredns/plugin/ready"
 	_ "github.com/coredns/coredns/plugin/reload"
+	_ "github.com/coredns/coredns/plugin/rewrite"
+	_ "github.com/coredns/coredns/plugin/template"
 )
 
-// directives is the execution order of the plugins this binary carries: upstream's order
-// (core/dnsserver/zdirectives.go, generated from plugin.cfg) with every other plugin left out.
+// directives is the execution order of the plugins this binary carries (those of the cluster
+// DNS, plus acl, bind, file, rewrite and template for the coredns-custom overrides K3s users
+// write): upstream's order (core/dnsserver/zdirectives.go, generated from plugin.cfg) with every
+// other plugin left out.
 // The order matters (each plugin sees only what the ones after it do); main_test.go checks it
 // against upstream's list.
 var directives = []string{
 	"reload",
+	"bind",
 	"ready",
 	"health",
 	"prometheus",
 	"errors",
 	"log",
 	"loadbalance",
+	"rewrite",
+	"acl",
 	"cache",
+	"template",
 	"hosts",
 	"kubernetes",
+	"file",
 	"loop",
 	"forward",
 }

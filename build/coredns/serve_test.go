@@ -46,8 +46,9 @@ func TestServe(t *testing.T) {
 	env.check(t)
 }
 
-// TestBinary does the same with a built binary: COREDNS_BIN=/path/to/coredns go test -run Binary.
-// It logs the process's memory after the queries.
+// TestBinary does the same with a built binary: COREDNS_BIN=/path/to/coredns go test -run Binary
+// (`make unit` passes the one scripts/build-data.sh built). It logs the process's memory after
+// the queries.
 func TestBinary(t *testing.T) {
 	bin := os.Getenv("COREDNS_BIN")
 	if bin == "" {
@@ -110,6 +111,8 @@ func newServeEnv(t *testing.T) *serveEnv {
 	}
 	write("NodeHosts", "192.0.2.10 node1\n")
 	write("custom/test.server", fmt.Sprintf("custom.test:%d {\n    hosts {\n        192.0.2.20 x.custom.test\n    }\n}\n", dnsPort))
+	// An override as K3s users write them: an alias for a Service, with the rewrite plugin.
+	write("custom/alias.override", "rewrite name exact registry.local. web.default.svc.cluster.local.\n")
 
 	corefile := decode(t, render(t, sample)).cm.Data["Corefile"]
 	for _, r := range []struct{ old, new string }{
@@ -169,7 +172,8 @@ func (e *serveEnv) check(t *testing.T) {
 		{"nope.default.svc.cluster.local.", dns.TypeA, "udp", ""}, // authoritative
 		{"node1.", dns.TypeA, "udp", "192.0.2.10"},                // NodeHosts
 		{"example.org.", dns.TypeA, "udp", "192.0.2.1"},           // forward
-		{"x.custom.test.", dns.TypeA, "udp", "192.0.2.20"},        // coredns-custom
+		{"x.custom.test.", dns.TypeA, "udp", "192.0.2.20"},        // coredns-custom server block
+		{"registry.local.", dns.TypeA, "udp", "10.43.0.99"},       // coredns-custom override
 	} {
 		m := new(dns.Msg).SetQuestion(q.name, q.qtype)
 		r, _, err := (&dns.Client{Net: q.net, Timeout: 5 * time.Second}).Exchange(m, e.dnsAddr)

@@ -35,8 +35,10 @@ func (c *imageComponent) Start(ctx context.Context, _ func(error)) error {
 		if err != nil {
 			return err
 		}
-		if archive == nil {
-			continue // not carried by this build
+		if archive == nil { // not carried by this build: its addon needs the image from elsewhere
+			c.log.Warn("this edgek build carries no binary for a built-in image; import the image or disable its addon",
+				"image", img.ref, "binary", img.bin)
+			continue
 		}
 		if _, err := c.imp.ImportArchive(ctx, bytes.NewReader(archive), "built-in image "+img.ref); err != nil {
 			return fmt.Errorf("import the built-in image %s: %w", img.ref, err)

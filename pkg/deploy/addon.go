@@ -3,6 +3,7 @@ package deploy
 import (
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -113,6 +114,21 @@ spec:
                     name:
                       type: string
 `
+
+// sourceAnnotation, on every object the controller applies, names the manifest file it came
+// from. It tells a user where an object is defined, and lets --disable remove the objects of a
+// bundled addon without touching same-named objects of the user's own.
+const sourceAnnotation = "addons.edgek.io/source"
+
+// setSource records the manifest file an object comes from in its annotations.
+func setSource(o *unstructured.Unstructured, file string) {
+	ann := o.GetAnnotations()
+	if ann == nil {
+		ann = map[string]string{}
+	}
+	ann[sourceAnnotation] = file
+	o.SetAnnotations(ann)
+}
 
 // addon is the part of an Addon object the controller reads and writes.
 type addon struct {

@@ -19,8 +19,9 @@ type cluster interface {
 	// kinds known to apply.
 	crdsApplied(ctx context.Context, names []string)
 	// delete deletes an object (a namespaced one without namespace in "default") and reports
-	// whether it existed; a missing object or kind is not an error.
-	delete(ctx context.Context, ref objectRef) (bool, error)
+	// whether it existed; a missing object or kind is not an error. With a non-empty source,
+	// only an object whose sourceAnnotation says that file is deleted: others are left.
+	delete(ctx context.Context, ref objectRef, source string) (bool, error)
 
 	// getAddon returns the Addon of that name, or nil if there is none.
 	getAddon(ctx context.Context, name string) (*addon, error)

@@ -365,6 +365,15 @@ func TestBundled(t *testing.T) {
 	if len(entries) != 2 {
 		t.Errorf("directory holds %d entries, want 2 (temporary file left?)", len(entries))
 	}
+	// A .skip file keeps the user's edits of a bundled file.
+	writeFile(t, dir, "coredns.yaml", "edited by hand")
+	writeFile(t, dir, "coredns.yaml.skip", "")
+	if err := c.stage(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "coredns.yaml")); string(got) != "edited by hand" {
+		t.Errorf("coredns.yaml with a .skip file rewritten: %q", got)
+	}
 
 	bad, _ := newTestController(dir, fc, Options{Bundled: map[string][]byte{"../x.yaml": nil}})
 	if err := bad.stage(); err == nil {
@@ -421,12 +430,24 @@ func TestDisabled(t *testing.T) {
 	}
 }
 
-// TestDisabledWithoutAddon: without an Addon, the objects of the bundled manifest are
-// deleted (a namespaced object without namespace in "default").
+// TestDisabledWithoutAddon: without an Addon, the objects of the bundled manifest that carry
+// its source annotation are deleted (a namespaced object without namespace in "default");
+// same-named objects without it (the user's) stay.
 func TestDisabledWithoutAddon(t *testing.T) {
 	dir := t.TempDir()
 	fc := newFakeCluster()
-	fc.addObject(t, dashboard)
+	objs, err := decodeManifest([]byte(dashboard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Namespace" { // the namespace is the user's own
+			setSource(o, "dashboard.yaml")
+		}
+		if _, err := fc.apply(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
 	fc.addObject(t, configMap("unrelated", "dash", "1"))
 	c, _ := newTestController(dir, fc, Options{
 		Bundled:  map[string][]byte{"dashboard.yaml": []byte(dashboard)},
@@ -435,8 +456,41 @@ func TestDisabledWithoutAddon(t *testing.T) {
 	if err := c.firstPass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fc.deletes, []string{"ConfigMap default/dash-settings", "Deployment dash/dash", "Namespace dash"}; !slices.Equal(got, want) {
+	if got, want := fc.deletes, []string{"ConfigMap default/dash-settings", "Deployment dash/dash"}; !slices.Equal(got, want) {
 		t.Errorf("deletes = %v, want %v", got, want)
+	}
+}
+
+// TestDisabledUserReplacement: a user who disables a bundled addon and deploys their own from
+// a file with the same Addon name (coredns.yml for coredns.yaml) keeps it, at this start and
+// the next ones, although its objects have the bundled names.
+func TestDisabledUserReplacement(t *testing.T) {
+	dir := t.TempDir()
+	fc := newFakeCluster()
+	bundled := map[string][]byte{"coredns.yaml": []byte(configMap("coredns", "kube-system", "bundled"))}
+	c, _ := newTestController(dir, fc, Options{Bundled: bundled})
+	if err := c.firstPass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "coredns.yml", configMap("coredns", "kube-system", "mine"))
+	for i := range 3 {
+		c, logs := newTestController(dir, fc, Options{Bundled: bundled, Disabled: []string{"coredns"}})
+		if err := c.firstPass(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if a := fc.addon(t, "coredns"); a.Source != "coredns.yml" || !a.Status.Applied {
+			t.Errorf("start %d: addon = %+v", i, a)
+		}
+		obj := fc.objects[objectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "kube-system", Name: "coredns"}.key()]
+		if obj == nil || obj.GetAnnotations()[sourceAnnotation] != "coredns.yml" {
+			t.Fatalf("start %d: the user's ConfigMap is gone or not theirs: %v", i, obj)
+		}
+		if i > 0 && len(fc.deletes) != 1 { // the first start removes the bundled one
+			t.Errorf("start %d: deletes = %v", i, fc.deletes)
+		}
+		if i > 0 && logs.count("its name is used by another manifest", "file=coredns.yml") != 1 {
+			t.Errorf("start %d: no log line about the user's file:\n%s", i, logs)
+		}
 	}
 }
 

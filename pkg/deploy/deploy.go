@@ -232,8 +232,8 @@ func (c *Controller) loop(ctx context.Context) error {
 	}
 }
 
-// stage creates the directory, writes the bundled manifests and removes those of disabled
-// addons.
+// stage creates the directory, writes the bundled manifests (but not over one with a .skip
+// file beside it) and removes those of disabled addons.
 func (c *Controller) stage() error {
 	if err := os.MkdirAll(c.o.Dir, 0o700); err != nil {
 		return fmt.Errorf("manifests directory: %w", err)
@@ -252,6 +252,9 @@ func (c *Controller) stage() error {
 				return fmt.Errorf("remove disabled manifest: %w", err)
 			}
 			continue
+		}
+		if _, err := os.Stat(path + ".skip"); err == nil {
+			continue // the user keeps their own version of it
 		}
 		if err := writeIfChanged(path, content); err != nil {
 			return fmt.Errorf("write bundled manifest %s: %w", name, err)

@@ -10,8 +10,9 @@ import (
 
 // disableAddons deletes, for each disabled bundled addon not handled yet, the objects it
 // created and its Addon. The objects are those the Addon lists or, without an Addon (or with
-// an empty list), those of the bundled manifest. A failure is logged and retried at the next
-// scan.
+// an empty list), those of the bundled manifest that carry its source annotation. An Addon of
+// the same name made from another file (a user's own coredns.yml, say) and its objects are
+// left alone. A failure is logged and retried at the next scan.
 func (c *Controller) disableAddons(ctx context.Context) {
 	for _, name := range c.o.Disabled {
 		if c.disabledDone[name] {
@@ -37,11 +38,18 @@ func (c *Controller) disable(ctx context.Context, name, file string) error {
 	if err != nil {
 		return fmt.Errorf("read addon: %w", err)
 	}
+	if a != nil && a.Source != "" && a.Source != file {
+		c.log.Info("disabled addon: its name is used by another manifest, which stays",
+			"addon", name, "file", a.Source)
+		return nil
+	}
 	var refs []objectRef
+	source := "" // the Addon's list is of the bundled file's objects
 	if a != nil {
 		refs = a.Status.Objects
 	}
 	if len(refs) == 0 {
+		source = file
 		objs, err := decodeManifest(c.o.Bundled[file])
 		if err != nil {
 			return fmt.Errorf("bundled manifest %s: %w", file, err)
@@ -53,7 +61,7 @@ func (c *Controller) disable(ctx context.Context, name, file string) error {
 	var errs []error
 	deleted := 0
 	for _, ref := range pruneList(refs, nil) {
-		ok, err := c.cl.delete(ctx, ref)
+		ok, err := c.cl.delete(ctx, ref, source)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
 		}

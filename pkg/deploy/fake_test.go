@@ -100,7 +100,7 @@ func (f *fakeCluster) crdsApplied(context.Context, []string) {
 	clear(f.pending)
 }
 
-func (f *fakeCluster) delete(_ context.Context, ref objectRef) (bool, error) {
+func (f *fakeCluster) delete(_ context.Context, ref objectRef, source string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
@@ -111,7 +111,8 @@ func (f *fakeCluster) delete(_ context.Context, ref objectRef) (bool, error) {
 	if namespaced && ref.Namespace == "" {
 		ref.Namespace = "default"
 	}
-	if f.objects[ref.key()] == nil {
+	obj := f.objects[ref.key()]
+	if obj == nil || source != "" && obj.GetAnnotations()[sourceAnnotation] != source {
 		return false, nil
 	}
 	delete(f.objects, ref.key())

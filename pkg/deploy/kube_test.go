@@ -101,21 +101,36 @@ func TestKubeApply(t *testing.T) {
 }
 
 func TestKubeDelete(t *testing.T) {
-	cm := &unstructured.Unstructured{}
-	cm.SetAPIVersion("v1")
-	cm.SetKind("ConfigMap")
-	cm.SetNamespace("default")
-	cm.SetName("a")
-	k, _, _ := newTestKube(t, cm)
+	cm := func(name, source string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion("v1")
+		u.SetKind("ConfigMap")
+		u.SetNamespace("default")
+		u.SetName(name)
+		if source != "" {
+			setSource(u, source)
+		}
+		return u
+	}
+	k, _, _ := newTestKube(t, cm("a", ""), cm("mine", ""), cm("ours", "x.yaml"))
 	for i, want := range []bool{true, false} {
 		// No namespace: "default"; the recorded version need not be served.
-		ok, err := k.delete(t.Context(), ref("v1beta9", "ConfigMap", "", "a"))
+		ok, err := k.delete(t.Context(), ref("v1beta9", "ConfigMap", "", "a"), "")
 		if err != nil || ok != want {
 			t.Errorf("delete %d = %v, %v; want %v", i, ok, err, want)
 		}
 	}
-	if ok, err := k.delete(t.Context(), ref("example.com/v1", "Widget", "", "w")); ok || err != nil {
+	if ok, err := k.delete(t.Context(), ref("example.com/v1", "Widget", "", "w"), ""); ok || err != nil {
 		t.Errorf("delete of an unknown kind = %v, %v", ok, err)
+	}
+	// With a source: only an object made from that file goes.
+	for _, c := range []struct {
+		name, source string
+		want         bool
+	}{{"mine", "x.yaml", false}, {"ours", "y.yaml", false}, {"ours", "x.yaml", true}, {"gone", "x.yaml", false}} {
+		if ok, err := k.delete(t.Context(), ref("v1", "ConfigMap", "default", c.name), c.source); ok != c.want || err != nil {
+			t.Errorf("delete %s from %s = %v, %v; want %v", c.name, c.source, ok, err, c.want)
+		}
 	}
 }
 

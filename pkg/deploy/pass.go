@@ -244,6 +244,7 @@ func (c *Controller) applyFile(ctx context.Context, f manifestFile) *result {
 			crds = nil
 		}
 		desc := refOf(o).String()
+		setSource(o, f.name)
 		ref, err := c.cl.apply(ctx, o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", desc, err))
@@ -265,7 +266,7 @@ func (c *Controller) applyFile(ctx context.Context, f manifestFile) *result {
 	// objects this file never had: they are not pruned.
 	if r.old != nil && r.old.Source == f.name {
 		for _, ref := range pruneList(r.old.Status.Objects, r.applied) {
-			if _, err := c.cl.delete(ctx, ref); err != nil {
+			if _, err := c.cl.delete(ctx, ref, ""); err != nil {
 				errs = append(errs, fmt.Errorf("prune %s: %w", ref, err))
 				r.kept = append(r.kept, ref)
 				continue
