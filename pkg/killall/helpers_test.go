@@ -63,7 +63,7 @@ func writeProc(t *testing.T, root string, p fakeProc) {
 	}
 }
 
-// fakeHost is a fake /proc, /run/netns, data dir and run dir, and a system recording what
+// fakeHost is a fake /proc, /run/netns (never edgek's), data dir and run dir, and a system recording what
 // is done to it.
 type fakeHost struct {
 	t        *testing.T
@@ -109,7 +109,7 @@ func (h *fakeHost) options(self int, dry bool) Options {
 	return Options{
 		DataDir: h.data, RunDir: h.run, DryRun: dry,
 		Log:      slog.New(slog.NewTextHandler(&h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		procRoot: h.proc, netnsDir: h.netns, self: self, selfExe: edgekBin, sys: h,
+		procRoot: h.proc, self: self, selfExe: edgekBin, sys: h,
 		grace: 100 * time.Millisecond,
 	}
 }

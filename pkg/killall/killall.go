@@ -13,8 +13,9 @@
 //     range route of a node without a default route) and those into the pod network named
 //     by <run-dir>/flannel/subnet.env (flannel's routes to other nodes, host-gw ones too).
 //  3. Mounts, deepest first, lazily (MNT_DETACH): everything below <data-dir>/agent/containerd
-//     and <data-dir>/agent/kubelet, everything at or below <run-dir>, and the CNI network
-//     namespaces /run/netns/cni-*. Then the cni-* namespace files, <run-dir>/containerd,
+//     and <data-dir>/agent/kubelet, and everything at or below <run-dir> (the pods' network
+//     namespaces among them: edgek's containerd keeps them in its state dir, not in the
+//     host-wide /run/netns, which killall leaves alone). Then <run-dir>/containerd,
 //     <run-dir>/flannel and the run dir (when empty) are removed.
 //  4. Links: the veths enslaved to cni0, then cni0, flannel.1, flannel-v6.1, flannel-wg,
 //     flannel-wg-v6 and kube-ipvs0, each only when it has the type edgek gives it.
@@ -51,7 +52,6 @@ type Options struct {
 
 	// Test hooks; the zero values mean the real host.
 	procRoot string        // procfs, default /proc
-	netnsDir string        // named network namespaces, default /run/netns
 	self     int           // the calling process, default os.Getpid()
 	selfExe  string        // the edgek binary, default os.Executable()
 	sys      system        // what acts on the host
@@ -67,7 +67,6 @@ type run struct {
 	log  *slog.Logger
 	data []string // DataDir as given (absolute) and with symlinks resolved
 	rdir []string // RunDir likewise
-	ns   []string // netnsDir likewise
 	errs []error
 }
 
@@ -109,9 +108,6 @@ func newRun(o Options) (*run, error) {
 	if o.procRoot == "" {
 		o.procRoot = "/proc"
 	}
-	if o.netnsDir == "" {
-		o.netnsDir = "/run/netns"
-	}
 	if o.sys == nil {
 		if o.procRoot != "/proc" {
 			return nil, errors.New("killall: a fake proc root needs a fake system")
@@ -146,9 +142,6 @@ func newRun(o Options) (*run, error) {
 	}
 	if r.rdir, err = pathForms(o.RunDir); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
-	}
-	if r.ns, err = pathForms(o.netnsDir); err != nil {
-		return nil, fmt.Errorf("netns dir: %w", err)
 	}
 	for _, f := range r.rdir {
 		if !safeRunDir(f) {

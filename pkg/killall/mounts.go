@@ -68,14 +68,13 @@ func unescapeMount(s string) string {
 //   - below <data-dir>/agent/containerd and <data-dir>/agent/kubelet (those dirs themselves
 //     only when bind-mounted onto themselves, as the kubelet does: otherwise they may be a
 //     disk the user mounted);
-//   - <run-dir> and everything below it;
-//   - <netns-dir>/cni-*: network namespaces of pods.
+//   - <run-dir> and everything below it (pod network namespaces included).
 func (r *run) selectMounts(ms []mount) []string {
 	below := append(join(r.data, "agent", "containerd"), join(r.data, "agent", "kubelet")...)
 	var out []string
 	for i := len(ms) - 1; i >= 0; i-- { // later mounts sit on top of earlier ones
 		p := ms[i].point
-		if strictlyWithin(p, below) || within(p, r.rdir) || r.isCNINetns(p) ||
+		if strictlyWithin(p, below) || within(p, r.rdir) ||
 			(ms[i].selfBind() && slices.Contains(below, p)) {
 			out = append(out, p)
 		}
@@ -84,10 +83,6 @@ func (r *run) selectMounts(ms []mount) []string {
 		return strings.Count(b, "/") - strings.Count(a, "/")
 	})
 	return out
-}
-
-func (r *run) isCNINetns(p string) bool {
-	return slices.Contains(r.ns, filepath.Dir(p)) && strings.HasPrefix(filepath.Base(p), "cni-")
 }
 
 func (r *run) readMounts() ([]mount, error) {
@@ -99,7 +94,7 @@ func (r *run) readMounts() ([]mount, error) {
 	return parseMountinfo(f)
 }
 
-// cleanMounts unmounts edgek's mounts, then removes the CNI netns files and <run-dir>/containerd.
+// cleanMounts unmounts edgek's mounts, then removes <run-dir>/containerd and <run-dir>/flannel.
 func (r *run) cleanMounts(ctx context.Context) {
 	ms, err := r.readMounts()
 	if err != nil {
@@ -121,21 +116,6 @@ func (r *run) cleanMounts(ctx context.Context) {
 		return
 	}
 
-	entries, err := os.ReadDir(r.netnsDir)
-	if err != nil && !os.IsNotExist(err) {
-		r.fail(fmt.Errorf("read %s: %w", r.netnsDir, err))
-	}
-	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "cni-") {
-			continue
-		}
-		p := filepath.Join(r.netnsDir, e.Name())
-		if r.act("remove network namespace", "path", p) {
-			if err := r.sys.Remove(p); err != nil && !os.IsNotExist(err) {
-				r.fail(fmt.Errorf("remove %s: %w", p, err))
-			}
-		}
-	}
 	r.removeTree(filepath.Join(r.RunDir, "containerd"))
 	r.removeTree(filepath.Join(r.RunDir, "flannel")) // subnet.env and net-conf.json
 	r.removeTree(filepath.Join(r.RunDir, "cni"))     // host-local IPAM's reservations

@@ -1,13 +1,15 @@
 package killall
 
-// mountinfoSample is /proc/self/mountinfo of a node running pods, with Docker, a user disk
-// on <data-dir>/agent/containerd and lookalike paths that must be left alone.
+// mountinfoSample is /proc/self/mountinfo of a node running pods, with Docker, another CNI
+// runtime's pod network namespace in /run/netns, a user disk on <data-dir>/agent/containerd
+// and lookalike paths that must be left alone.
 const mountinfoSample = `22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
 23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:2 - proc proc rw
 25 22 0:23 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,size=402996k,mode=755
 100 25 0:4 net:[4026532300] {netns}/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc rw shared:50 - nsfs nsfs rw
 101 25 0:4 net:[4026532400] {netns}/myns rw shared:51 - nsfs nsfs rw
 105 25 0:59 / {run} rw,nosuid,nodev shared:55 - tmpfs tmpfs rw,mode=755
+106 105 0:4 net:[4026532500] {run}/containerd/io.containerd.grpc.v1.cri/netns/cni-99887766-aaaa-bbbb-cccc-123456789abc rw shared:56 - nsfs nsfs rw
 110 22 252:2 / {data}/agent/containerd rw,relatime shared:60 - ext4 /dev/sda1 rw
 111 22 0:60 / {data}/agent/kubelet/pods/5e1f/volumes/kubernetes.io~projected/kube-api-access-abcde rw,relatime shared:61 - tmpfs tmpfs rw,size=3944356k
 112 105 0:61 / {run}/containerd/io.containerd.grpc.v1.cri/sandboxes/3f2a/shm rw,nosuid,nodev,noexec,relatime shared:62 - tmpfs shm rw,size=65536k
@@ -31,7 +33,7 @@ var wantUnmounts = []string{
 	"{data}/agent/containerd/tmpmounts/containerd-mount123",
 	"{run}/containerd/io.containerd.runtime.v2.task/k8s.io/3f2a/rootfs",
 	"{run}/containerd/io.containerd.grpc.v1.cri/sandboxes/3f2a/shm",
-	"{netns}/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc",
+	"{run}/containerd/io.containerd.grpc.v1.cri/netns/cni-99887766-aaaa-bbbb-cccc-123456789abc",
 	"{run}",
 }
 

@@ -47,6 +47,8 @@ state = %s
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
   restrict_oom_score_adj = %t
+  # pods' network namespaces in the state dir (under edgek's run dir), not host-wide /run/netns
+  netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = [%s]
     conf_dir = %s
