@@ -85,6 +85,23 @@ func TestMissingConfigFileNamedByEnv(t *testing.T) {
 	}
 }
 
+// TestConfigEnvAlias: EDGEK_CONFIG names the file as EDGEK_CONFIG_FILE does (which wins).
+func TestConfigEnvAlias(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.yaml")
+	t.Setenv("EDGEK_CONFIG_FILE", "")
+	os.Unsetenv("EDGEK_CONFIG_FILE")
+	t.Setenv("EDGEK_CONFIG", missing)
+	if _, err := runServer(t); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("EDGEK_CONFIG=%s: want an error naming it, got %v", missing, err)
+	}
+	t.Setenv("EDGEK_CONFIG_FILE", writeFile(t, filepath.Join(dir, "c.yaml"), "cluster-domain: alias.test\n"))
+	c, err := runServer(t)
+	if err != nil || c.ClusterDomain != "alias.test" {
+		t.Fatalf("EDGEK_CONFIG_FILE over EDGEK_CONFIG: %v, %+v", err, c)
+	}
+}
+
 func TestEmptyConfigFileEnvMeansDefault(t *testing.T) {
 	t.Setenv("EDGEK_CONFIG_FILE", "")
 	if _, err := os.Stat(config.DefaultConfigFile); err == nil {

@@ -40,8 +40,9 @@ const configFlagName = "config"
 func configFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name: configFlagName, Aliases: []string{"c"}, Value: config.DefaultConfigFile,
-		Usage:   "YAML config file; keys are long flag names (plus <file>.d/*.yaml)",
-		EnvVars: []string{"EDGEK_CONFIG_FILE"},
+		Usage: "YAML config file; keys are long flag names (plus <file>.d/*.yaml)",
+		// EDGEK_CONFIG_FILE as K3s's K3S_CONFIG_FILE; EDGEK_CONFIG as every other flag's.
+		EnvVars: []string{"EDGEK_CONFIG_FILE", "EDGEK_CONFIG"},
 	}
 }
 

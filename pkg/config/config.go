@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,7 +180,54 @@ func (c *Server) Validate() error {
 			}
 		}
 	}
+	if _, ok := extraArg(c.ExtraAPIServerArgs, "secure-port"); ok {
+		errs = append(errs, errors.New("--kube-apiserver-arg secure-port: set the apiserver's port with --https-listen-port"))
+	}
+	for _, p := range []struct {
+		flag string
+		args []string
+	}{{"--kube-scheduler-arg", c.ExtraSchedulerArgs}, {"--kube-controller-manager-arg", c.ExtraControllerManagerArgs}} {
+		if v, ok := extraArg(p.args, "secure-port"); ok {
+			if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 65535 {
+				errs = append(errs, fmt.Errorf("%s secure-port=%s: not a port number (1-65535); edgek checks the component's health there", p.flag, v))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// SchedulerPort is the kube-scheduler's secure port: SchedulerSecurePort unless
+// --kube-scheduler-arg secure-port=N moves it.
+func (c *Server) SchedulerPort() int {
+	return portArg(c.ExtraSchedulerArgs, SchedulerSecurePort)
+}
+
+// ControllerManagerSecurePort is the kube-controller-manager's secure port:
+// ControllerManagerPort unless --kube-controller-manager-arg secure-port=N moves it.
+func (c *Server) ControllerManagerSecurePort() int {
+	return portArg(c.ExtraControllerManagerArgs, ControllerManagerPort)
+}
+
+func portArg(args []string, def int) int {
+	if v, ok := extraArg(args, "secure-port"); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// extraArg returns the value the last of args gives key (as the argument builders do: a
+// later value wins).
+func extraArg(args []string, key string) (string, bool) {
+	var value string
+	found := false
+	for _, a := range args {
+		if k, v, ok := cutArg(a); ok && k == key {
+			value, found = v, true
+		}
+	}
+	return value, found
 }
 
 func (c *Server) validateNetworks() []error {

@@ -52,7 +52,7 @@ func NewScheduler(c *config.Server, b *pki.Bundle) daemon.Component {
 			return k8s.PrepareScheduler(args.Scheduler(args.Inputs{Server: c, TLS: b}))
 		},
 		Health: func(ctx context.Context) error {
-			return WaitHealthy(ctx, localHealthz(config.SchedulerSecurePort), "", nil)
+			return WaitHealthy(ctx, localHealthz(c.SchedulerPort()), b.ServerCACert, nil)
 		},
 	}
 }
@@ -65,7 +65,7 @@ func NewControllerManager(c *config.Server, b *pki.Bundle) daemon.Component {
 			return k8s.PrepareControllerManager(args.ControllerManager(args.Inputs{Server: c, TLS: b}))
 		},
 		Health: func(ctx context.Context) error {
-			return WaitHealthy(ctx, localHealthz(config.ControllerManagerPort), "", nil)
+			return WaitHealthy(ctx, localHealthz(c.ControllerManagerSecurePort()), b.ServerCACert, nil)
 		},
 	}
 }

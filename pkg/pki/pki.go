@@ -11,6 +11,7 @@ package pki
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,6 +50,10 @@ type Bundle struct {
 	// APIServerServingChain is the serving certificate followed by the server CA: the
 	// apiserver presents the chain so that a joining agent can pin the CA by its hash.
 	APIServerServingChain string
+	// SchedulerServing and ControllerManagerServing are the serving certs of the
+	// kube-scheduler and kube-controller-manager (signed by the server CA, for 127.0.0.1 and
+	// localhost, where they listen): edgek checks their health against the CA.
+	SchedulerServing, ControllerManagerServing CertPair
 
 	// Client certs signed by the client CA (ExtKeyUsage ClientAuth).
 
@@ -137,8 +142,11 @@ func leafSpecs(opts Options, cas map[string]*authority, b *Bundle, serving *Cert
 	dns, ips := servingSANs(opts.SANs, opts.ClusterDomain)
 	server, client, rh := cas[serverCAName], cas[clientCAName], cas[requestHeaderCAName]
 	masters := []string{"system:masters"}
+	local, loopback := []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1).To4()}
 	return []leafTarget{
 		{leafSpec{name: "serving-kube-apiserver", ca: server, cn: "kube-apiserver", server: true, dns: dns, ips: ips}, serving},
+		{leafSpec{name: "serving-kube-scheduler", ca: server, cn: "kube-scheduler", server: true, dns: local, ips: loopback}, &b.SchedulerServing},
+		{leafSpec{name: "serving-kube-controller-manager", ca: server, cn: "kube-controller-manager", server: true, dns: local, ips: loopback}, &b.ControllerManagerServing},
 		{leafSpec{name: "client-admin", ca: client, cn: "system:admin", orgs: masters}, &b.Admin},
 		{leafSpec{name: "client-kube-scheduler", ca: client, cn: "system:kube-scheduler"}, &b.Scheduler},
 		{leafSpec{name: "client-kube-controller-manager", ca: client, cn: "system:kube-controller-manager"}, &b.ControllerManager},

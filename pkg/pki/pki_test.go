@@ -36,6 +36,8 @@ func TestEnsureCreatesFilesWithModes(t *testing.T) {
 		{b.RequestHeaderCACert, 0o644}, {b.RequestHeaderCAKey, 0o600},
 		{b.ServiceAccountKey, 0o600}, {b.ServiceAccountPub, 0o644},
 		{b.APIServerServingCert, 0o644}, {b.APIServerServingKey, 0o600}, {b.APIServerServingChain, 0o644},
+		{b.SchedulerServing.Cert, 0o644}, {b.SchedulerServing.Key, 0o600},
+		{b.ControllerManagerServing.Cert, 0o644}, {b.ControllerManagerServing.Key, 0o600},
 		{b.Admin.Cert, 0o644}, {b.Admin.Key, 0o600},
 		{b.Scheduler.Cert, 0o644}, {b.Scheduler.Key, 0o600},
 		{b.ControllerManager.Cert, 0o644}, {b.ControllerManager.Key, 0o600},
@@ -189,13 +191,16 @@ func TestEnsureCertsVerify(t *testing.T) {
 		usage x509.ExtKeyUsage
 		cn    string
 		orgs  []string
+		host  string // a name a serving cert is for
 	}{
-		{"serving", CertPair{b.APIServerServingCert, b.APIServerServingKey}, server, x509.ExtKeyUsageServerAuth, "kube-apiserver", nil},
-		{"admin", b.Admin, client, x509.ExtKeyUsageClientAuth, "system:admin", []string{"system:masters"}},
-		{"scheduler", b.Scheduler, client, x509.ExtKeyUsageClientAuth, "system:kube-scheduler", nil},
-		{"controller-manager", b.ControllerManager, client, x509.ExtKeyUsageClientAuth, "system:kube-controller-manager", nil},
-		{"apiserver kubelet client", b.APIServerKubeletClient, client, x509.ExtKeyUsageClientAuth, "system:kube-apiserver", []string{"system:masters"}},
-		{"auth proxy", b.AuthProxy, rh, x509.ExtKeyUsageClientAuth, "system:auth-proxy", nil},
+		{"serving", CertPair{b.APIServerServingCert, b.APIServerServingKey}, server, x509.ExtKeyUsageServerAuth, "kube-apiserver", nil, "kubernetes.default.svc.cluster.local"},
+		{"scheduler serving", b.SchedulerServing, server, x509.ExtKeyUsageServerAuth, "kube-scheduler", nil, "127.0.0.1"},
+		{"controller-manager serving", b.ControllerManagerServing, server, x509.ExtKeyUsageServerAuth, "kube-controller-manager", nil, "localhost"},
+		{"admin", b.Admin, client, x509.ExtKeyUsageClientAuth, "system:admin", []string{"system:masters"}, ""},
+		{"scheduler", b.Scheduler, client, x509.ExtKeyUsageClientAuth, "system:kube-scheduler", nil, ""},
+		{"controller-manager", b.ControllerManager, client, x509.ExtKeyUsageClientAuth, "system:kube-controller-manager", nil, ""},
+		{"apiserver kubelet client", b.APIServerKubeletClient, client, x509.ExtKeyUsageClientAuth, "system:kube-apiserver", []string{"system:masters"}, ""},
+		{"auth proxy", b.AuthProxy, rh, x509.ExtKeyUsageClientAuth, "system:auth-proxy", nil, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,9 +220,9 @@ func TestEnsureCertsVerify(t *testing.T) {
 				t.Errorf("subject = %v, want CN=%s O=%v", cert.Subject, tt.cn, tt.orgs)
 			}
 			if tt.usage == x509.ExtKeyUsageServerAuth {
-				opts.DNSName = "kubernetes.default.svc.cluster.local"
+				opts.DNSName = tt.host
 				if _, err := cert.Verify(opts); err != nil {
-					t.Errorf("verify for in-cluster name: %v", err)
+					t.Errorf("verify for %s: %v", tt.host, err)
 				}
 			}
 		})
@@ -253,7 +258,8 @@ func TestEnsureRegenerates(t *testing.T) {
 			change: func(t *testing.T, opts *Options, b *Bundle) {
 				opts.Now = func() time.Time { return testNow.Add(300 * 24 * time.Hour) }
 			},
-			wantChanged: []string{"serving-kube-apiserver.crt", "serving-kube-apiserver-chain.crt", "client-admin.crt", "client-kube-scheduler.crt",
+			wantChanged: []string{"serving-kube-apiserver.crt", "serving-kube-apiserver-chain.crt", "serving-kube-scheduler.crt",
+				"serving-kube-controller-manager.crt", "client-admin.crt", "client-kube-scheduler.crt",
 				"client-kube-controller-manager.crt", "client-kube-apiserver.crt", "client-auth-proxy.crt"},
 		},
 		{

@@ -35,8 +35,8 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 	held = append(held, lock)
 	ports := []preflight.Port{
 		{Addr: c.BindAddress, Port: c.HTTPSPort, What: "the apiserver (--https-listen-port)"},
-		preflight.LoopbackPort(config.SchedulerSecurePort, "kube-scheduler"),
-		preflight.LoopbackPort(config.ControllerManagerPort, "kube-controller-manager"),
+		preflight.LoopbackPort(c.SchedulerPort(), "kube-scheduler"),
+		preflight.LoopbackPort(c.ControllerManagerSecurePort(), "kube-controller-manager"),
 	}
 	if !c.DisableAgent {
 		a := c.Agent("")
@@ -56,9 +56,24 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 		held.Close()
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.WriteKubeconfig), 0o755); err != nil {
+	if err := kubeconfigWritable(c.WriteKubeconfig); err != nil {
 		held.Close()
 		return nil, fmt.Errorf("cannot write kubeconfig %s: %w (set --write-kubeconfig)", c.WriteKubeconfig, err)
 	}
 	return held, nil
+}
+
+// kubeconfigWritable creates the kubeconfig's directory and checks a file can be made in it
+// (a read-only /etc would otherwise fail only once the control plane runs).
+func kubeconfigWritable(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".write-test-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }

@@ -80,6 +80,8 @@ func Scheduler(in Inputs) []string {
 		"leader-elect":              "false",
 		"profiling":                 "false",
 		"secure-port":               strconv.Itoa(config.SchedulerSecurePort),
+		"tls-cert-file":             in.TLS.SchedulerServing.Cert,
+		"tls-private-key-file":      in.TLS.SchedulerServing.Key,
 	}, in.Server.ExtraSchedulerArgs)
 }
 
@@ -110,6 +112,8 @@ func ControllerManager(in Inputs) []string {
 		"secure-port":                                     strconv.Itoa(config.ControllerManagerPort),
 		"service-account-private-key-file":                t.ServiceAccountKey,
 		"service-cluster-ip-range":                        c.ServiceCIDR.String(),
+		"tls-cert-file":                                   t.ControllerManagerServing.Cert,
+		"tls-private-key-file":                            t.ControllerManagerServing.Key,
 		"use-service-account-credentials":                 "true",
 	}, c.ExtraControllerManagerArgs)
 }

@@ -28,6 +28,8 @@ func inputs(mod func(*config.Server)) Inputs {
 		ServerCACert: "/tls/server-ca.crt", ServerCAKey: "/tls/server-ca.key",
 		ClientCACert: "/tls/client-ca.crt", ClientCAKey: "/tls/client-ca.key",
 		ServiceAccountKey: "/tls/service.key", ServiceAccountPub: "/tls/service.pub",
+		SchedulerServing:         pki.CertPair{Cert: "/tls/serving-kube-scheduler.crt", Key: "/tls/serving-kube-scheduler.key"},
+		ControllerManagerServing: pki.CertPair{Cert: "/tls/serving-kube-controller-manager.crt", Key: "/tls/serving-kube-controller-manager.key"},
 	}
 	return Inputs{Server: c, TLS: b, Etcd: config.EtcdEndpoints{Servers: []string{"unix:///var/lib/edgek/server/db/kine.sock"}}}
 }
@@ -98,10 +100,12 @@ func TestControlPlaneArgs(t *testing.T) {
 			c.ExtraAPIServerArgs = []string{"authorization-mode=RBAC", "--audit-log-path=/var/log/audit.log"}
 		}), map[string]string{"authorization-mode": "RBAC", "audit-log-path": "/var/log/audit.log"}, nil},
 		{"scheduler defaults", Scheduler, inputs(nil), map[string]string{
-			"kubeconfig":   "/var/lib/edgek/server/cred/scheduler.kubeconfig",
-			"leader-elect": "false",
-			"bind-address": "127.0.0.1",
-			"secure-port":  "10259",
+			"kubeconfig":           "/var/lib/edgek/server/cred/scheduler.kubeconfig",
+			"leader-elect":         "false",
+			"bind-address":         "127.0.0.1",
+			"secure-port":          "10259",
+			"tls-cert-file":        "/tls/serving-kube-scheduler.crt",
+			"tls-private-key-file": "/tls/serving-kube-scheduler.key",
 		}, nil},
 		{"scheduler extra args override", Scheduler, inputs(func(c *config.Server) {
 			c.ExtraSchedulerArgs = []string{"leader-elect=true", "--bind-address=0.0.0.0", "v=2"}
@@ -119,6 +123,7 @@ func TestControlPlaneArgs(t *testing.T) {
 			"cluster-cidr":                     "10.42.0.0/16",
 			"root-ca-file":                     "/tls/server-ca.crt",
 			"service-account-private-key-file": "/tls/service.key",
+			"tls-cert-file":                    "/tls/serving-kube-controller-manager.crt",
 			"use-service-account-credentials":  "true",
 			"secure-port":                      "10257",
 		}, nil},

@@ -1,0 +1,51 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func validServer() *Server {
+	return &Server{
+		DataDir: "/var/lib/edgek", HTTPSPort: DefaultHTTPSPort,
+		ClusterCIDR: netip.MustParsePrefix(DefaultClusterCIDR), ServiceCIDR: netip.MustParsePrefix(DefaultServiceCIDR),
+		ClusterDNS: netip.MustParseAddr(DefaultClusterDNS), ClusterDomain: DefaultClusterDomain,
+		WriteKubeconfig: DefaultKubeconfig, WriteKubeconfigMode: DefaultKubeconfigMode, DisableAgent: true,
+	}
+}
+
+// TestComponentPorts: a secure-port given to the scheduler or controller-manager is the port
+// edgek checks before start and polls for health (the last value wins, as in the argument
+// builders); the apiserver's is --https-listen-port only; bad values are refused.
+func TestComponentPorts(t *testing.T) {
+	c := validServer()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.SchedulerPort() != SchedulerSecurePort || c.ControllerManagerSecurePort() != ControllerManagerPort {
+		t.Errorf("default ports %d, %d", c.SchedulerPort(), c.ControllerManagerSecurePort())
+	}
+	c.ExtraSchedulerArgs = []string{"secure-port=10359", "v=2", "--secure-port=10459"}
+	c.ExtraControllerManagerArgs = []string{"--secure-port=10357"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.SchedulerPort() != 10459 || c.ControllerManagerSecurePort() != 10357 {
+		t.Errorf("moved ports %d, %d", c.SchedulerPort(), c.ControllerManagerSecurePort())
+	}
+	for _, tc := range []struct {
+		set  func(*Server)
+		want string
+	}{
+		{func(c *Server) { c.ExtraAPIServerArgs = []string{"secure-port=7443"} }, "--https-listen-port"},
+		{func(c *Server) { c.ExtraSchedulerArgs = []string{"secure-port=0"} }, "--kube-scheduler-arg secure-port=0: not a port number"},
+		{func(c *Server) { c.ExtraControllerManagerArgs = []string{"secure-port=x"} }, "--kube-controller-manager-arg secure-port=x"},
+	} {
+		c := validServer()
+		tc.set(c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Validate = %v, want %q", err, tc.want)
+		}
+	}
+}
