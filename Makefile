@@ -57,7 +57,7 @@ vet: $(DATA)
 
 unit: $(DATA)
 	$(GO) test -count=1 $(UNIT_PKGS)
-	GOFLAGS=-mod=readonly $(GO) -C build/coredns test -count=1 ./...
+	COREDNS_BIN=$(CURDIR)/build/out/$(DATA_ARCH)/bin/coredns GOFLAGS=-mod=readonly $(GO) -C build/coredns test -count=1 ./...
 	GOFLAGS=-mod=readonly $(GO) -C build/dashboard test -count=1 ./...
 
 e2e: build
@@ -66,7 +66,7 @@ e2e: build
 # The whole suite, as CI runs it.
 test: deps vet unit e2e
 
-bench: build
+bench: deps build
 	./scripts/bench.sh
 
 clean:

@@ -11,6 +11,9 @@ command -v gcc >/dev/null || need+=(gcc)
 # The dashboard's browser test drives a headless chromium through chromedriver.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# scripts/bench.sh (make bench) polls with curl and computes with bc.
+command -v curl >/dev/null || need+=(curl)
+command -v bc >/dev/null || need+=(bc)
 # The external-datastore test runs its own PostgreSQL (kine's postgres driver).
 for pkg in libc6-dev libseccomp-dev postgresql; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need+=("$pkg")

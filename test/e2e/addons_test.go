@@ -28,7 +28,9 @@ func TestAddons(t *testing.T) {
 	}
 	t.Cleanup(func() { dns.Process.Kill(); dns.Wait() })
 
-	s := newServer(t, ns)
+	// Not the defaults: the bundled manifests and the kubelet must both follow the flags.
+	const domain, dnsIP = "edge.test", "10.43.0.53"
+	s := newServer(t, ns, "--cluster-domain", domain, "--cluster-dns", dnsIP)
 	os.WriteFile(filepath.Join(filepath.Dir(s.dataDir), "resolv.conf"), []byte("nameserver "+nodeIP+"\n"), 0o644)
 	s.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
@@ -39,10 +41,14 @@ func TestAddons(t *testing.T) {
 		})
 	}
 
+	if ip := s.mustKubectl("get", "svc", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"); ip != dnsIP {
+		t.Errorf("kube-dns Service at %q, want --cluster-dns %s", ip, dnsIP)
+	}
+
 	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
 	s.mustApply(webManifest)
 	pods := waitWebPods(t, s, 2)
-	checkDNS(t, s, pods[0])
+	checkDNS(t, s, pods[0], domain)
 	checkUserManifests(t, s)
 	s.stop()
 
@@ -77,20 +83,20 @@ func TestAddons(t *testing.T) {
 	s.stop()
 }
 
-func checkDNS(t *testing.T, s *server, pod string) {
+func checkDNS(t *testing.T, s *server, pod, domain string) {
 	t.Helper()
 	exec := func(args ...string) (string, error) {
 		return s.kubectl(append([]string{"exec", pod, "--", "/webserver"}, args...)...)
 	}
 	eventually(t, 60*time.Second, "a Service name resolves and answers", func() error {
-		out, err := exec("get", "http://web.default.svc.cluster.local/")
+		out, err := exec("get", "http://web.default.svc."+domain+"/")
 		if err != nil || !strings.HasPrefix(out, "web-") {
 			return fmt.Errorf("%q, %v", out, err)
 		}
 		return nil
 	})
 	podIP := strings.TrimSpace(s.mustKubectl("get", "pod", pod, "-o", "jsonpath={.status.podIP}"))
-	podName := strings.ReplaceAll(podIP, ".", "-") + ".default.pod.cluster.local"
+	podName := strings.ReplaceAll(podIP, ".", "-") + ".default.pod." + domain
 	if out, err := exec("lookup", podName); err != nil || strings.TrimSpace(out) != podIP {
 		t.Errorf("pod DNS %s = %q, %v; want %s", podName, out, err, podIP)
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,7 +35,10 @@ func checkBadInput(t *testing.T, s *server) {
 		{"unknown flag", nil, []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{"malformed config file", nil, []string{"--config", badYAML}, "is not valid YAML"},
 		{"port in use", func(t *testing.T) { s.ns.listen(t, "0.0.0.0:6443") }, nil, "port 6443 (the apiserver (--https-listen-port)) on 0.0.0.0 is not free"},
-		{"unwritable data dir", nil, []string{"--data-dir", filepath.Join(notADir, "data")}, "is not usable"},
+		{"unusable data dir", nil, []string{"--data-dir", filepath.Join(notADir, "data")}, "is not usable"},
+		// The server's own data dir, made read-only (an SD card the kernel remounted ro).
+		{"read-only data dir", func(t *testing.T) { readOnlyBind(t, s.dataDir) }, nil, "is not writable"},
+		{"unwritable kubeconfig", nil, []string{"--write-kubeconfig", "/sys/fs/edgek-e2e.yaml"}, "cannot write kubeconfig /sys/fs/edgek-e2e.yaml"},
 		{"wrong token", nil, []string{"--token", "not-the-stored-secret"}, "token given differs from the token stored in"},
 		{"unreachable external datastore", nil, []string{"--datastore-endpoint", "postgres://edgek:sup3rsecret@127.0.0.1:1/edgek", "--datastore-timeout", "3s"}, "datastore did not answer within 3s"},
 	}
@@ -55,6 +59,14 @@ func checkBadInput(t *testing.T, s *server) {
 			if !strings.HasPrefix(last, "edgek: ") || !strings.Contains(last, c.want) {
 				t.Errorf("last line %q, want an \"edgek: \" line containing %q; output:\n%s", last, c.want, out)
 			}
+			// Before it, only structured log lines: no usage text, no stack trace.
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			for _, l := range lines[:len(lines)-1] {
+				if !strings.HasPrefix(l, "time=") {
+					t.Errorf("output line %q is not a log line; output:\n%s", l, out)
+					break
+				}
+			}
 			if strings.Contains(out, "sup3rsecret") {
 				t.Errorf("output reveals the datastore password:\n%s", out)
 			}
@@ -62,6 +74,22 @@ func checkBadInput(t *testing.T, s *server) {
 	}
 	if diff := diffSnapshots(before, snapshot(t, s.dataDir)); diff != "" {
 		t.Errorf("bad input changed the data dir: %s", diff)
+	}
+}
+
+// readOnlyBind makes dir read-only (a read-only bind mount onto itself) until the test ends.
+func readOnlyBind(t *testing.T, dir string) {
+	t.Helper()
+	if out, err := exec.Command("mount", "--bind", dir, dir).CombinedOutput(); err != nil {
+		t.Fatalf("bind mount %s: %v\n%s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("unmount %s: %v\n%s", dir, err, out)
+		}
+	})
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount %s read-only: %v\n%s", dir, err, out)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +90,7 @@ func TestControlPlane(t *testing.T) {
 	s.mustKubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/gadgets.e2e.edgek.io")
 	s.mustApply(objectsManifest)
 	waitPendingPods(t, s, 2)
+	checkNoAgent(t, s)
 	checkRBAC(t, s)
 
 	// Another server on the same data dir must be refused while this one runs.
@@ -116,6 +118,101 @@ func TestControlPlane(t *testing.T) {
 	}
 	s.stop()
 	checkCertificateRotate(t, s)
+	checkLog(t, s)
+	checkDefaultKubeconfig(t, s)
+}
+
+// checkNoAgent: with --disable-agent there is no node, the pods stay unscheduled, and no
+// agent state is made.
+func checkNoAgent(t *testing.T, s *server) {
+	t.Helper()
+	if out := s.mustKubectl("get", "nodes", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("--disable-agent: nodes %q", out)
+	}
+	if out := s.mustKubectl("get", "pods", "-A", "-o", "jsonpath={.items[*].spec.nodeName}"); strings.TrimSpace(out) != "" {
+		t.Errorf("--disable-agent: pods scheduled to %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(s.dataDir, "agent")); !os.IsNotExist(err) {
+		t.Errorf("--disable-agent: %s/agent exists (%v)", s.dataDir, err)
+	}
+}
+
+// checkLog: the server's output is one structured stream, the upstream components' klog
+// lines included (component=k8s), and only info and above without --debug.
+func checkLog(t *testing.T, s *server) {
+	t.Helper()
+	data := readFile(t, s.logPath)
+	for _, l := range strings.Split(strings.TrimRight(data, "\n"), "\n") {
+		if !strings.HasPrefix(l, "time=") || !strings.Contains(l, " level=") {
+			t.Errorf("%s: not a structured log line: %q", s.logPath, l)
+			break
+		}
+	}
+	if !strings.Contains(data, "component=k8s") {
+		t.Errorf("%s: no line of the Kubernetes components (component=k8s)", s.logPath)
+	}
+	if strings.Contains(data, "level=DEBUG") {
+		t.Errorf("%s: debug lines without --debug", s.logPath)
+	}
+}
+
+// checkDefaultKubeconfig starts the server without --write-kubeconfig, with --debug, in a
+// private mount namespace with a tmpfs on /etc/edgek (the host's stays untouched): it writes
+// /etc/edgek/edgek.yaml, mode 0600, which `edgek kubectl` and the binary called kubectl use
+// with no --kubeconfig and no KUBECONFIG.
+func checkDefaultKubeconfig(t *testing.T, s *server) {
+	t.Helper()
+	if _, err := os.Stat("/etc/edgek"); os.IsNotExist(err) {
+		if err := os.Mkdir("/etc/edgek", 0o755); err != nil { // the mount point
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove("/etc/edgek") })
+	}
+	_, err := os.Stat("/etc/edgek/edgek.yaml")
+	hostHad := err == nil
+	var args []string
+	for i := 0; i < len(s.args); i++ {
+		if s.args[i] == "--write-kubeconfig" {
+			i++
+			continue
+		}
+		args = append(args, s.args[i])
+	}
+	s.args, s.wrap = append(args, "--debug"), []string{"unshare", "--mount", "--propagation", "private", "--",
+		"sh", "-c", `mount -t tmpfs -o mode=0755 edgek-e2e /etc/edgek && exec "$@"`, "sh"}
+	s.start() // ready: /readyz through the kubeconfig the earlier runs wrote
+	defer s.stop()
+	inNS := func(name string, args ...string) (string, error) {
+		full := append([]string{"--mount=/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/ns/mnt", "--net=" + s.ns.path, name}, args...)
+		cmd := exec.Command("nsenter", full...)
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "KUBECONFIG=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	s.waitLog(30*time.Second, `msg="wrote admin kubeconfig" path=/etc/edgek/edgek.yaml`)
+	if out, err := inNS("stat", "-c", "%a", "/etc/edgek/edgek.yaml"); err != nil || out != "600" {
+		t.Errorf("/etc/edgek/edgek.yaml mode: %q, %v; want 600", out, err)
+	}
+	if out, err := inNS(edgekBin, "kubectl", "get", "namespace", "e2e", "-o", "name"); err != nil || out != "namespace/e2e" {
+		t.Errorf("edgek kubectl with the default kubeconfig: %q, %v", out, err)
+	}
+	link := filepath.Join(t.TempDir(), "kubectl")
+	if err := os.Symlink(edgekBin, link); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := inNS(link, "get", "namespace", "e2e", "-o", "name"); err != nil || out != "namespace/e2e" {
+		t.Errorf("kubectl (edgek by that name) with the default kubeconfig: %q, %v", out, err)
+	}
+	if !strings.Contains(readFile(t, s.logPath), "level=DEBUG") {
+		t.Errorf("--debug: no debug line in %s", s.logPath)
+	}
+	if _, err := os.Stat("/etc/edgek/edgek.yaml"); err == nil && !hostHad {
+		t.Error("/etc/edgek/edgek.yaml written on the host, outside the test's mount namespace")
+	}
 }
 
 // checkCertificateRotate: `edgek certificate check` lists the certificates; `rotate` on the

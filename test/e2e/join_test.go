@@ -55,13 +55,24 @@ func testJoin(t *testing.T, backend string) {
 		checkJoinRefused(t, nsAgent, s, token)
 	}
 
-	// The second kubelet on this machine gets a cgroup root of its own: kubelets remove
-	// pod cgroups they do not know under theirs.
-	cgroupRoot := newCgroupRoot(t, fmt.Sprintf("edgek-e2e-%d", os.Getpid()))
 	a := newAgent(t, nsAgent, s, token, "--node-name", "agent", "--node-label", "edgek.io/e2e=agent",
-		"--node-taint", "edgek.io/e2e=agent:NoSchedule", "--kubelet-arg", "cgroup-root=/"+cgroupRoot)
+		"--node-taint", "edgek.io/e2e=agent:NoSchedule")
+	// The agent finds its image in place at start, zstd-compressed, next to a broken archive
+	// that is reported and skipped.
+	agentImages := filepath.Join(a.dataDir, "agent", "images")
+	os.MkdirAll(agentImages, 0o755)
+	if err := os.WriteFile(filepath.Join(agentImages, "broken.tar"), []byte("not a tar archive"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	webBin := buildWebserver(t)
+	dropImageAs(t, agentImages, webBin, "web.tar.zst")
 	a.start()
+	// Imported during start-up, before the agent says it is ready.
+	if log := readFile(t, a.logPath); !regexp.MustCompile(`(?s)msg="imported images" [^\n]*file=web.tar.zst .*msg="edgek agent is ready"`).MatchString(log) {
+		t.Error("the archive in place at start was not imported before the agent was ready")
+	}
 	s.mustKubectl("wait", "--for=condition=Ready", "node/server", "node/agent", "--timeout=120s")
+	checkCgroupRoot(t, a)
 	if out := s.mustKubectl("get", "node", "agent", "-o", `jsonpath={.metadata.labels.edgek\.io/e2e} {.spec.taints[0].key}={.spec.taints[0].value}:{.spec.taints[0].effect} {.spec.podCIDR}`); !strings.HasPrefix(out, "agent edgek.io/e2e=agent:NoSchedule 10.42.") {
 		t.Errorf("agent node label, taint, podCIDR: %q", out)
 	}
@@ -72,15 +83,7 @@ func testJoin(t *testing.T, backend string) {
 		t.Errorf("the agent's kubelet did not get its certificate through an approved CSR: %q", out)
 	}
 
-	webBin := buildWebserver(t)
 	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
-	// The agent gets it zstd-compressed, next to a broken archive that is reported and skipped.
-	agentImages := filepath.Join(a.dataDir, "agent", "images")
-	os.MkdirAll(agentImages, 0o755)
-	if err := os.WriteFile(filepath.Join(agentImages, "broken.tar"), []byte("not a tar archive"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dropImageAs(t, agentImages, webBin, "web.tar.zst")
 	s.mustApply(webDaemonSet)
 	pods := map[string]string{} // node -> pod
 	ips := map[string]string{}  // node -> pod IP
@@ -218,6 +221,26 @@ func checkJoinRefused(t *testing.T, ns *netns, s *server, token string) {
 			"--data-dir", filepath.Join(dir, "data"), "--config", filepath.Join(dir, "config.yaml"), "--node-ip", ns.ip)
 		if err != nil || code == 0 || !strings.Contains(lastLine(out), tt.want) {
 			t.Errorf("%s: exit %d, %v, want an error %q; output:\n%s", tt.name, code, err, tt.want, out)
+		}
+	}
+}
+
+// checkCgroupRoot: --kubelet-arg reaches the kubelet; its pods' cgroups are under the
+// cgroup root withCgroupRoot passed that way.
+func checkCgroupRoot(t *testing.T, n *server) {
+	t.Helper()
+	var root string
+	for _, a := range n.args {
+		if r, ok := strings.CutPrefix(a, "cgroup-root="); ok {
+			root = r
+		}
+	}
+	if root == "" {
+		t.Fatal("node has no --kubelet-arg cgroup-root")
+	}
+	if dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*", root, "kubepods*")); len(dirs) == 0 {
+		if dirs, _ = filepath.Glob(filepath.Join("/sys/fs/cgroup", root, "kubepods*")); len(dirs) == 0 {
+			t.Errorf("no kubepods cgroup under the node's cgroup root %s: --kubelet-arg ignored?", root)
 		}
 	}
 }

@@ -46,5 +46,42 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	restore := saveHostState()
+	code := m.Run()
+	restore()
+	os.Exit(code)
+}
+
+// hostSysctls are the host-wide sysctls the kubelet sets at start (it checks the kernel
+// defaults it wants and, with protectKernelDefaults off, writes them); the run puts them back.
+var hostSysctls = []string{
+	"kernel/panic", "kernel/panic_on_oops", "vm/overcommit_memory",
+	"kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes",
+}
+
+// saveHostState records what the clusters under test change outside their network
+// namespaces and data dirs, and returns a function that restores it: the sysctls above, and
+// /var/lib/kubelet (the kubelet's device-plugin socket dir, which it makes whatever its root
+// dir) when it did not exist before.
+func saveHostState() func() {
+	saved := map[string][]byte{}
+	for _, name := range hostSysctls {
+		if v, err := os.ReadFile(filepath.Join("/proc/sys", name)); err == nil {
+			saved[name] = v
+		}
+	}
+	_, err := os.Stat("/var/lib/kubelet")
+	kubeletDirNew := os.IsNotExist(err)
+	return func() {
+		for name, v := range saved {
+			if err := os.WriteFile(filepath.Join("/proc/sys", name), v, 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "e2e: restore sysctl %s: %v\n", name, err)
+			}
+		}
+		if kubeletDirNew {
+			if err := os.RemoveAll("/var/lib/kubelet"); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e: remove /var/lib/kubelet:", err)
+			}
+		}
+	}
 }

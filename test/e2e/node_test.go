@@ -61,11 +61,21 @@ spec:
 // port-forward through the kubelet, and containers that survive an edgek restart.
 func TestNode(t *testing.T) {
 	ns := newNetns(t)
+	// This host runs nodes (CI installed what check-config asks for): check-config agrees.
+	if out, code, err := runEdgek(ns, 60*time.Second, "check-config"); err != nil || code != 0 ||
+		!strings.Contains(out, "0 failed: edgek can run on this host") {
+		t.Errorf("edgek check-config on this host: code %d, %v\n%s", code, err, out)
+	}
 	s := newServer(t, ns)
 	s.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
 	if out := s.mustKubectl("get", "nodes", "-l", "node-role.kubernetes.io/control-plane=true", "-o", "name"); strings.Count(out, "node/") != 1 {
 		t.Errorf("the server's node lacks the control-plane role label: %q", out)
+	}
+	// On a cgroup v1 host (this one) the node runs, with a warning that says so.
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); os.IsNotExist(err) &&
+		!strings.Contains(readFile(t, s.logPath), "level=WARN msg=\"cgroup v1 host: running the kubelet with failCgroupV1=false") {
+		t.Error("cgroup v1 host: no warning in the log")
 	}
 
 	webBin := buildWebserver(t)
@@ -73,19 +83,20 @@ func TestNode(t *testing.T) {
 	s.mustApply(webManifest)
 	pods := waitWebPods(t, s, 2)
 
-	podIPs := s.mustKubectl("get", "pods", "-l", "app=web", "-o", "jsonpath={.items[*].status.podIP}")
-	ips := strings.Fields(podIPs)
-	if len(ips) != 2 {
-		t.Fatalf("pod IPs %q", podIPs)
+	ips := make([]string, len(pods))
+	for i, p := range pods {
+		ips[i] = strings.TrimSpace(s.mustKubectl("get", "pod", p, "-o", "jsonpath={.status.podIP}"))
 	}
 	clusterIP := strings.TrimSpace(s.mustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"))
 
-	// Pod to pod over pod IPs, and pod to ClusterIP.
-	for _, target := range []string{"http://" + ips[1] + ":8080/", "http://" + clusterIP + "/"} {
-		eventually(t, 20*time.Second, "from pod "+pods[0]+", GET "+target, func() error {
-			out, err := s.kubectl("exec", pods[0], "--", "/webserver", "get", target)
-			if err != nil || !strings.HasPrefix(out, "web-") {
-				return fmt.Errorf("%q, %v", out, err)
+	// Pod to pod over pod IPs (the other pod answers with its name), and pod to ClusterIP.
+	for _, c := range []struct{ target, want string }{
+		{"http://" + ips[1] + ":8080/", pods[1]}, {"http://" + clusterIP + "/", "web-"},
+	} {
+		eventually(t, 20*time.Second, "from pod "+pods[0]+", GET "+c.target, func() error {
+			out, err := s.kubectl("exec", pods[0], "--", "/webserver", "get", c.target)
+			if err != nil || !strings.HasPrefix(strings.TrimSpace(out), c.want) {
+				return fmt.Errorf("%q, %v; want %q", out, err, c.want)
 			}
 			return nil
 		})
@@ -124,7 +135,7 @@ func buildWebserver(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "webserver")
 	cmd := exec.Command("go", "build", "-o", bin, "./webserver")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-trimpath", "GOPROXY=off") // standard library only
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build webserver: %v\n%s", err, out)
 	}
@@ -329,8 +340,24 @@ func checkKillall(t *testing.T, s *server) {
 	if len(before) == 0 {
 		t.Errorf("%s/containerd is empty before killall: wrong run dir?", runDir)
 	}
+	// Pod network namespaces live in edgek's run dir, not in the host-wide /run/netns, where
+	// another runtime's (here a decoy) must survive killall.
+	if ns, _ := filepath.Glob(filepath.Join(runDir, "containerd", "*", "netns", "cni-*")); len(ns) == 0 {
+		t.Errorf("no pod network namespace under %s/containerd", runDir)
+	}
+	decoy := fmt.Sprintf("/run/netns/cni-edgek-e2e-decoy-%d", os.Getpid())
+	if err := os.MkdirAll("/run/netns", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(decoy, nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(decoy)
 	if out, err := s.ns.command(edgekBin, "killall", "--data-dir", s.dataDir).CombinedOutput(); err != nil {
 		t.Fatalf("edgek killall: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(decoy); err != nil {
+		t.Errorf("killall removed another runtime's network namespace %s: %v", decoy, err)
 	}
 	if _, err := os.Stat(runDir); !os.IsNotExist(err) {
 		t.Errorf("run dir %s still there after killall: %v", runDir, err)

@@ -31,11 +31,14 @@ type server struct {
 	readyLog string
 	// api is the server whose apiserver kubectl talks to: itself, or an agent's server.
 	api *server
+	// wrap, if set, is a command line edgek (with nsenter) is started under.
+	wrap []string
 }
 
 // newServer prepares a server in its own data dir inside ns; start runs it.
 func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
 	t.Helper()
+	extraArgs = withCgroupRoot(t, extraArgs)
 	s := newNode(t, ns, `msg="edgek server is ready"`)
 	s.args = append([]string{"server",
 		"--data-dir", s.dataDir,
@@ -50,6 +53,7 @@ func newServer(t *testing.T, ns *netns, extraArgs ...string) *server {
 // newAgent prepares `edgek agent` in its own data dir inside ns, joining srv with token.
 func newAgent(t *testing.T, ns *netns, srv *server, token string, extraArgs ...string) *server {
 	t.Helper()
+	extraArgs = withCgroupRoot(t, extraArgs)
 	a := newNode(t, ns, `msg="edgek agent is ready"`)
 	a.api = srv
 	a.args = append([]string{"agent",
@@ -61,6 +65,23 @@ func newAgent(t *testing.T, ns *netns, srv *server, token string, extraArgs ...s
 		"--resolv-conf", a.resolvConf(),
 	}, extraArgs...)
 	return a
+}
+
+// nodeCount numbers the nodes of this run, for their cgroup roots.
+var nodeCount int
+
+// withCgroupRoot gives a node with a kubelet a cgroup root of its own (made here, removed
+// after the node's cleanup has stopped its containers), so that test clusters leave nothing
+// in the host's cgroup tree and never see each other's pods or the host's: a kubelet removes
+// the pod cgroups it does not know under its root.
+func withCgroupRoot(t *testing.T, args []string) []string {
+	t.Helper()
+	if slices.Contains(args, "--disable-agent") {
+		return args
+	}
+	nodeCount++
+	root := newCgroupRoot(t, fmt.Sprintf("edgek-e2e-%d-%d", os.Getpid(), nodeCount))
+	return append(slices.Clone(args), "--kubelet-arg", "cgroup-root=/"+root)
 }
 
 func newNode(t *testing.T, ns *netns, readyLog string) *server {
@@ -102,6 +123,9 @@ func (s *server) launch() {
 		s.t.Fatal(err)
 	}
 	s.cmd = s.ns.command(edgekBin, s.args...)
+	if len(s.wrap) > 0 {
+		s.cmd = exec.Command(s.wrap[0], append(s.wrap[1:], s.cmd.Args...)...)
+	}
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
