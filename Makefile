@@ -70,4 +70,4 @@ bench: deps build
 	./scripts/bench.sh
 
 clean:
-	rm -rf bin build/out
+	rm -rf bin build/out $(DATA) pkg/data/assets/data.goarch

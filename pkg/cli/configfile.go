@@ -21,8 +21,12 @@ import (
 func applyConfigFile(ctx *cli.Context, known map[string]bool) error {
 	path, explicit := ctx.String(configFlagName), ctx.IsSet(configFlagName)
 	if path == "" {
-		// EDGEK_CONFIG_FILE= (empty) means the default, as an unset variable does.
+		// EDGEK_CONFIG_FILE= (empty) means the default, as an unset variable does, and does
+		// not hide EDGEK_CONFIG (the flag takes the first variable set, even if empty).
 		path, explicit = config.DefaultConfigFile, false
+		if alias := os.Getenv("EDGEK_CONFIG"); alias != "" {
+			path, explicit = alias, true
+		}
 	}
 	values, err := loadConfigFiles(path, explicit)
 	if err != nil {
@@ -68,7 +72,7 @@ func loadConfigFiles(path string, explicit bool) (map[string][]string, error) {
 		}
 	case errors.Is(err, os.ErrNotExist) && !explicit:
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("config file %s does not exist (given by --config or EDGEK_CONFIG_FILE)", path)
+		return nil, fmt.Errorf("config file %s does not exist (given by --config, EDGEK_CONFIG_FILE or EDGEK_CONFIG)", path)
 	default:
 		return nil, fmt.Errorf("read config file: %w", err)
 	}

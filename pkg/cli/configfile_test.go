@@ -21,7 +21,7 @@ func TestLoadConfigFilesMissing(t *testing.T) {
 	}{
 		{"default missing", false, "", map[string][]string{}, ""},
 		{"default missing, drop-in still read", false, "cluster-domain: dropin.local\n", map[string][]string{"cluster-domain": {"dropin.local"}}, ""},
-		{"explicit missing", true, "", nil, "does not exist (given by --config or EDGEK_CONFIG_FILE)"},
+		{"explicit missing", true, "", nil, "does not exist (given by --config, EDGEK_CONFIG_FILE or EDGEK_CONFIG)"},
 		{"explicit missing despite drop-in", true, "cluster-domain: dropin.local\n", nil, "does not exist"},
 	}
 	for _, tt := range tests {
@@ -94,6 +94,10 @@ func TestConfigEnvAlias(t *testing.T) {
 	t.Setenv("EDGEK_CONFIG", missing)
 	if _, err := runServer(t); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("EDGEK_CONFIG=%s: want an error naming it, got %v", missing, err)
+	}
+	t.Setenv("EDGEK_CONFIG_FILE", "") // set but empty: EDGEK_CONFIG still counts
+	if _, err := runServer(t); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("EDGEK_CONFIG_FILE= EDGEK_CONFIG=%s: want an error naming it, got %v", missing, err)
 	}
 	t.Setenv("EDGEK_CONFIG_FILE", writeFile(t, filepath.Join(dir, "c.yaml"), "cluster-domain: alias.test\n"))
 	c, err := runServer(t)

@@ -180,14 +180,14 @@ func (c *Server) Validate() error {
 			}
 		}
 	}
-	if _, ok := extraArg(c.ExtraAPIServerArgs, "secure-port"); ok {
+	if _, ok := ExtraArg(c.ExtraAPIServerArgs, "secure-port"); ok {
 		errs = append(errs, errors.New("--kube-apiserver-arg secure-port: set the apiserver's port with --https-listen-port"))
 	}
 	for _, p := range []struct {
 		flag string
 		args []string
 	}{{"--kube-scheduler-arg", c.ExtraSchedulerArgs}, {"--kube-controller-manager-arg", c.ExtraControllerManagerArgs}} {
-		if v, ok := extraArg(p.args, "secure-port"); ok {
+		if v, ok := ExtraArg(p.args, "secure-port"); ok {
 			if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 65535 {
 				errs = append(errs, fmt.Errorf("%s secure-port=%s: not a port number (1-65535); edgek checks the component's health there", p.flag, v))
 			}
@@ -209,7 +209,7 @@ func (c *Server) ControllerManagerSecurePort() int {
 }
 
 func portArg(args []string, def int) int {
-	if v, ok := extraArg(args, "secure-port"); ok {
+	if v, ok := ExtraArg(args, "secure-port"); ok {
 		if n, err := strconv.Atoi(v); err == nil {
 			return n
 		}
@@ -217,9 +217,9 @@ func portArg(args []string, def int) int {
 	return def
 }
 
-// extraArg returns the value the last of args gives key (as the argument builders do: a
-// later value wins).
-func extraArg(args []string, key string) (string, bool) {
+// ExtraArg returns the value the last of args (--kube-*-arg values) gives key, as the
+// argument builders do: a later value wins.
+func ExtraArg(args []string, key string) (string, bool) {
 	var value string
 	found := false
 	for _, a := range args {

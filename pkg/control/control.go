@@ -52,7 +52,7 @@ func NewScheduler(c *config.Server, b *pki.Bundle) daemon.Component {
 			return k8s.PrepareScheduler(args.Scheduler(args.Inputs{Server: c, TLS: b}))
 		},
 		Health: func(ctx context.Context) error {
-			return WaitHealthy(ctx, localHealthz(c.SchedulerPort()), b.ServerCACert, nil)
+			return WaitHealthy(ctx, localHealthz(c.SchedulerPort()), servingCA(b, c.ExtraSchedulerArgs), nil)
 		},
 	}
 }
@@ -65,9 +65,19 @@ func NewControllerManager(c *config.Server, b *pki.Bundle) daemon.Component {
 			return k8s.PrepareControllerManager(args.ControllerManager(args.Inputs{Server: c, TLS: b}))
 		},
 		Health: func(ctx context.Context) error {
-			return WaitHealthy(ctx, localHealthz(c.ControllerManagerSecurePort()), b.ServerCACert, nil)
+			return WaitHealthy(ctx, localHealthz(c.ControllerManagerSecurePort()), servingCA(b, c.ExtraControllerManagerArgs), nil)
 		},
 	}
+}
+
+// servingCA is the CA to verify a component's health endpoint with: the server CA, which
+// issued its serving certificate, unless an extra argument gave it another certificate (then
+// none: the local health endpoint carries no data).
+func servingCA(b *pki.Bundle, extra []string) string {
+	if _, ok := config.ExtraArg(extra, "tls-cert-file"); ok {
+		return ""
+	}
+	return b.ServerCACert
 }
 
 func localHealthz(port int) string {

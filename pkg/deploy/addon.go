@@ -130,6 +130,16 @@ func setSource(o *unstructured.Unstructured, file string) {
 	o.SetAnnotations(ann)
 }
 
+// madeFrom reports whether an object is the manifest file source's to delete: its
+// sourceAnnotation names that file, or (unless strict) it has none.
+func madeFrom(o *unstructured.Unstructured, source string, strict bool) bool {
+	got, ok := o.GetAnnotations()[sourceAnnotation]
+	if !ok {
+		return !strict
+	}
+	return got == source
+}
+
 // addon is the part of an Addon object the controller reads and writes.
 type addon struct {
 	Name   string

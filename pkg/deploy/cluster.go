@@ -18,10 +18,12 @@ type cluster interface {
 	// crdsApplied waits (briefly) for CRDs just applied to be established and makes their
 	// kinds known to apply.
 	crdsApplied(ctx context.Context, names []string)
-	// delete deletes an object (a namespaced one without namespace in "default") and reports
-	// whether it existed; a missing object or kind is not an error. With a non-empty source,
-	// only an object whose sourceAnnotation says that file is deleted: others are left.
-	delete(ctx context.Context, ref objectRef, source string) (bool, error)
+	// delete deletes an object (a namespaced one without namespace in "default") made from
+	// the manifest file source, and reports whether it did; a missing object or kind is not an
+	// error. An object whose sourceAnnotation names another file is left (another manifest
+	// took it over); one without the annotation (applied before edgek set it) is deleted
+	// unless strict.
+	delete(ctx context.Context, ref objectRef, source string, strict bool) (bool, error)
 
 	// getAddon returns the Addon of that name, or nil if there is none.
 	getAddon(ctx context.Context, name string) (*addon, error)

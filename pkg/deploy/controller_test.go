@@ -494,6 +494,28 @@ func TestDisabledUserReplacement(t *testing.T) {
 	}
 }
 
+// TestDisabledTakenOver: objects of a bundled addon that a user file has taken over (same
+// names, applied later) are not deleted by --disable, although the bundled Addon lists them.
+func TestDisabledTakenOver(t *testing.T) {
+	dir := t.TempDir()
+	fc := newFakeCluster()
+	bundled := map[string][]byte{"coredns.yaml": []byte(configMap("coredns", "kube-system", "bundled") + "---\n" +
+		configMap("coredns-extra", "kube-system", "bundled"))}
+	c, _ := newTestController(dir, fc, Options{Bundled: bundled})
+	if err := c.firstPass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "my-dns.yaml", configMap("coredns", "kube-system", "mine"))
+	c.runPass(t.Context())
+	c2, _ := newTestController(dir, fc, Options{Bundled: bundled, Disabled: []string{"coredns"}})
+	if err := c2.firstPass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ConfigMap kube-system/coredns-extra"}; !slices.Equal(fc.deletes, want) {
+		t.Errorf("deletes = %v, want %v", fc.deletes, want)
+	}
+}
+
 // TestCRDFirst: a file's CRDs are applied before the objects of their kinds, whatever the
 // order in the file; a file using another file's CRD succeeds in the same pass.
 func TestCRDFirst(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 // disableAddons deletes, for each disabled bundled addon not handled yet, the objects it
 // created and its Addon. The objects are those the Addon lists or, without an Addon (or with
 // an empty list), those of the bundled manifest that carry its source annotation. An Addon of
-// the same name made from another file (a user's own coredns.yml, say) and its objects are
-// left alone. A failure is logged and retried at the next scan.
+// the same name made from another file (a user's own coredns.yml, say), and objects another
+// file has taken over, are left alone. A failure is logged and retried at the next scan.
 func (c *Controller) disableAddons(ctx context.Context) {
 	for _, name := range c.o.Disabled {
 		if c.disabledDone[name] {
@@ -44,12 +44,12 @@ func (c *Controller) disable(ctx context.Context, name, file string) error {
 		return nil
 	}
 	var refs []objectRef
-	source := "" // the Addon's list is of the bundled file's objects
+	strict := false // the Addon lists what the bundled file made
 	if a != nil {
 		refs = a.Status.Objects
 	}
 	if len(refs) == 0 {
-		source = file
+		strict = true
 		objs, err := decodeManifest(c.o.Bundled[file])
 		if err != nil {
 			return fmt.Errorf("bundled manifest %s: %w", file, err)
@@ -61,7 +61,7 @@ func (c *Controller) disable(ctx context.Context, name, file string) error {
 	var errs []error
 	deleted := 0
 	for _, ref := range pruneList(refs, nil) {
-		ok, err := c.cl.delete(ctx, ref, source)
+		ok, err := c.cl.delete(ctx, ref, file, strict)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete %s: %w", ref, err))
 		}

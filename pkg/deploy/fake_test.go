@@ -100,7 +100,7 @@ func (f *fakeCluster) crdsApplied(context.Context, []string) {
 	clear(f.pending)
 }
 
-func (f *fakeCluster) delete(_ context.Context, ref objectRef, source string) (bool, error) {
+func (f *fakeCluster) delete(_ context.Context, ref objectRef, source string, strict bool) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	gv, _ := schema.ParseGroupVersion(ref.APIVersion)
@@ -112,7 +112,7 @@ func (f *fakeCluster) delete(_ context.Context, ref objectRef, source string) (b
 		ref.Namespace = "default"
 	}
 	obj := f.objects[ref.key()]
-	if obj == nil || source != "" && obj.GetAnnotations()[sourceAnnotation] != source {
+	if obj == nil || !madeFrom(obj, source, strict) {
 		return false, nil
 	}
 	delete(f.objects, ref.key())

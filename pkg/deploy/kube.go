@@ -175,7 +175,7 @@ func (k *kube) waitEstablished(ctx context.Context, name string, timeout time.Du
 	return nil
 }
 
-func (k *kube) delete(ctx context.Context, ref objectRef, source string) (bool, error) {
+func (k *kube) delete(ctx context.Context, ref objectRef, source string, strict bool) (bool, error) {
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		return false, err
@@ -190,19 +190,17 @@ func (k *kube) delete(ctx context.Context, ref objectRef, source string) (bool, 
 	}
 	res := k.dyn.Resource(m.Resource).Namespace(namespaceFor(m, ref.Namespace))
 	opts := metav1.DeleteOptions{PropagationPolicy: new(metav1.DeletePropagationBackground)}
-	if source != "" {
-		u, err := res.Get(ctx, ref.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if u.GetAnnotations()[sourceAnnotation] != source {
-			return false, nil // not made from that file: someone else's
-		}
-		opts.Preconditions = &metav1.Preconditions{UID: new(u.GetUID())}
+	u, err := res.Get(ctx, ref.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
 	}
+	if err != nil {
+		return false, err
+	}
+	if !madeFrom(u, source, strict) {
+		return false, nil // someone else's
+	}
+	opts.Preconditions = &metav1.Preconditions{UID: new(u.GetUID())}
 	err = res.Delete(ctx, ref.Name, opts)
 	if apierrors.IsNotFound(err) {
 		return false, nil

@@ -112,24 +112,29 @@ func TestKubeDelete(t *testing.T) {
 		}
 		return u
 	}
-	k, _, _ := newTestKube(t, cm("a", ""), cm("mine", ""), cm("ours", "x.yaml"))
+	k, _, _ := newTestKube(t, cm("a", ""))
 	for i, want := range []bool{true, false} {
 		// No namespace: "default"; the recorded version need not be served.
-		ok, err := k.delete(t.Context(), ref("v1beta9", "ConfigMap", "", "a"), "")
+		ok, err := k.delete(t.Context(), ref("v1beta9", "ConfigMap", "", "a"), "x.yaml", false)
 		if err != nil || ok != want {
 			t.Errorf("delete %d = %v, %v; want %v", i, ok, err, want)
 		}
 	}
-	if ok, err := k.delete(t.Context(), ref("example.com/v1", "Widget", "", "w"), ""); ok || err != nil {
+	if ok, err := k.delete(t.Context(), ref("example.com/v1", "Widget", "", "w"), "x.yaml", false); ok || err != nil {
 		t.Errorf("delete of an unknown kind = %v, %v", ok, err)
 	}
-	// With a source: only an object made from that file goes.
+	// An object another file took over stays; one without the annotation goes unless strict.
+	k, _, _ = newTestKube(t, cm("mine", ""), cm("ours", "x.yaml"), cm("theirs", "y.yaml"), cm("old", ""))
 	for _, c := range []struct {
-		name, source string
-		want         bool
-	}{{"mine", "x.yaml", false}, {"ours", "y.yaml", false}, {"ours", "x.yaml", true}, {"gone", "x.yaml", false}} {
-		if ok, err := k.delete(t.Context(), ref("v1", "ConfigMap", "default", c.name), c.source); ok != c.want || err != nil {
-			t.Errorf("delete %s from %s = %v, %v; want %v", c.name, c.source, ok, err, c.want)
+		name   string
+		strict bool
+		want   bool
+	}{
+		{"mine", true, false}, {"theirs", false, false}, {"theirs", true, false},
+		{"ours", true, true}, {"old", false, true}, {"gone", false, false},
+	} {
+		if ok, err := k.delete(t.Context(), ref("v1", "ConfigMap", "default", c.name), "x.yaml", c.strict); ok != c.want || err != nil {
+			t.Errorf("delete %s (strict %v) = %v, %v; want %v", c.name, c.strict, ok, err, c.want)
 		}
 	}
 }

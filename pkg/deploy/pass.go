@@ -266,7 +266,7 @@ func (c *Controller) applyFile(ctx context.Context, f manifestFile) *result {
 	// objects this file never had: they are not pruned.
 	if r.old != nil && r.old.Source == f.name {
 		for _, ref := range pruneList(r.old.Status.Objects, r.applied) {
-			if _, err := c.cl.delete(ctx, ref, ""); err != nil {
+			if _, err := c.cl.delete(ctx, ref, f.name, false); err != nil {
 				errs = append(errs, fmt.Errorf("prune %s: %w", ref, err))
 				r.kept = append(r.kept, ref)
 				continue

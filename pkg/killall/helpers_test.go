@@ -26,6 +26,7 @@ type fakeProc struct {
 	env       []string
 	cgroup    string
 	cwd       string
+	netns     string // ns/net link, e.g. "net:[4026532300]"; none if empty
 }
 
 // writeProc creates <root>/<pid>/{stat,cmdline,exe,environ,cgroup,cwd}.
@@ -55,6 +56,14 @@ func writeProc(t *testing.T, root string, p fakeProc) {
 	}
 	if err := os.Symlink(exe, filepath.Join(dir, "exe")); err != nil {
 		t.Fatal(err)
+	}
+	if p.netns != "" {
+		if err := os.MkdirAll(filepath.Join(dir, "ns"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p.netns, filepath.Join(dir, "ns", "net")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if p.cwd != "" {
 		if err := os.Symlink(p.cwd, filepath.Join(dir, "cwd")); err != nil {
@@ -109,7 +118,7 @@ func (h *fakeHost) options(self int, dry bool) Options {
 	return Options{
 		DataDir: h.data, RunDir: h.run, DryRun: dry,
 		Log:      slog.New(slog.NewTextHandler(&h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		procRoot: h.proc, self: self, selfExe: edgekBin, sys: h,
+		procRoot: h.proc, netnsDir: h.netns, self: self, selfExe: edgekBin, sys: h,
 		grace: 100 * time.Millisecond,
 	}
 }

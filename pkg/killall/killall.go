@@ -15,7 +15,8 @@
 //  3. Mounts, deepest first, lazily (MNT_DETACH): everything below <data-dir>/agent/containerd
 //     and <data-dir>/agent/kubelet, and everything at or below <run-dir> (the pods' network
 //     namespaces among them: edgek's containerd keeps them in its state dir, not in the
-//     host-wide /run/netns, which killall leaves alone). Then <run-dir>/containerd,
+//     host-wide /run/netns, where killall removes only a cni-* namespace that one of the
+//     containers it stopped ran in, as pods of older edgek versions did). Then <run-dir>/containerd,
 //     <run-dir>/flannel and the run dir (when empty) are removed.
 //  4. Links: the veths enslaved to cni0, then cni0, flannel.1, flannel-v6.1, flannel-wg,
 //     flannel-wg-v6 and kube-ipvs0, each only when it has the type edgek gives it.
@@ -52,6 +53,7 @@ type Options struct {
 
 	// Test hooks; the zero values mean the real host.
 	procRoot string        // procfs, default /proc
+	netnsDir string        // named network namespaces, default /run/netns
 	self     int           // the calling process, default os.Getpid()
 	selfExe  string        // the edgek binary, default os.Executable()
 	sys      system        // what acts on the host
@@ -67,7 +69,10 @@ type run struct {
 	log  *slog.Logger
 	data []string // DataDir as given (absolute) and with symlinks resolved
 	rdir []string // RunDir likewise
-	errs []error
+	// podNetns are the network namespaces of the containers stopped ("net:[inode]"): pods
+	// an edgek from before netns_mounts_under_state_dir made have theirs in /run/netns.
+	podNetns map[string]bool
+	errs     []error
 }
 
 // Run stops edgek's processes and removes its runtime state. It keeps going after a failure
@@ -107,6 +112,9 @@ func newRun(o Options) (*run, error) {
 	}
 	if o.procRoot == "" {
 		o.procRoot = "/proc"
+	}
+	if o.netnsDir == "" {
+		o.netnsDir = "/run/netns"
 	}
 	if o.sys == nil {
 		if o.procRoot != "/proc" {

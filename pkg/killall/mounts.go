@@ -68,13 +68,14 @@ func unescapeMount(s string) string {
 //   - below <data-dir>/agent/containerd and <data-dir>/agent/kubelet (those dirs themselves
 //     only when bind-mounted onto themselves, as the kubelet does: otherwise they may be a
 //     disk the user mounted);
-//   - <run-dir> and everything below it (pod network namespaces included).
+//   - <run-dir> and everything below it (pod network namespaces included);
+//   - /run/netns/cni-* network namespaces that a container killall stopped ran in.
 func (r *run) selectMounts(ms []mount) []string {
 	below := append(join(r.data, "agent", "containerd"), join(r.data, "agent", "kubelet")...)
 	var out []string
 	for i := len(ms) - 1; i >= 0; i-- { // later mounts sit on top of earlier ones
 		p := ms[i].point
-		if strictlyWithin(p, below) || within(p, r.rdir) ||
+		if strictlyWithin(p, below) || within(p, r.rdir) || r.isPodNetns(ms[i]) ||
 			(ms[i].selfBind() && slices.Contains(below, p)) {
 			out = append(out, p)
 		}
@@ -94,6 +95,14 @@ func (r *run) readMounts() ([]mount, error) {
 	return parseMountinfo(f)
 }
 
+// isPodNetns reports whether m is a pod network namespace in /run/netns that one of the
+// stopped containers ran in.
+func (r *run) isPodNetns(m mount) bool {
+	dir := filepath.Dir(m.point)
+	return m.fstype == "nsfs" && (dir == r.netnsDir || dir == "/var/run/netns" && r.netnsDir == "/run/netns") &&
+		strings.HasPrefix(filepath.Base(m.point), "cni-") && r.podNetns[m.root]
+}
+
 // cleanMounts unmounts edgek's mounts, then removes <run-dir>/containerd and <run-dir>/flannel.
 func (r *run) cleanMounts(ctx context.Context) {
 	ms, err := r.readMounts()
@@ -111,6 +120,13 @@ func (r *run) cleanMounts(ctx context.Context) {
 	}
 	if len(points) == 0 {
 		r.log.Info("no edgek mounts")
+	}
+	for _, m := range ms {
+		if r.isPodNetns(m) && r.act("remove network namespace", "path", m.point) {
+			if err := r.sys.Remove(m.point); err != nil && !os.IsNotExist(err) {
+				r.fail(fmt.Errorf("remove %s: %w", m.point, err))
+			}
+		}
 	}
 	if ctx.Err() != nil {
 		return

@@ -23,7 +23,8 @@ func hostProcs(h *fakeHost) []fakeProc {
 		{pid: 510, ppid: 500, argv: h.argv("containerd -c {data}/agent/etc/containerd/config.toml --log-level info")},
 		// Shims: the edgek binary re-executed with bare shim flags, and the pods below them.
 		{pid: 600, ppid: 1, argv: h.argv("/usr/local/bin/edgek -namespace k8s.io -id 3f2a -address " + sock)},
-		{pid: 610, ppid: 600, argv: []string{"/pause"}, exe: "/pause"},
+		// A pod started by an older edgek: its network namespace is in /run/netns.
+		{pid: 610, ppid: 600, argv: []string{"/pause"}, exe: "/pause", netns: "net:[4026532300]"},
 		{pid: 620, ppid: 600, argv: []string{"nginx: master process nginx -g daemon off;"}, exe: "/usr/sbin/nginx"},
 		{pid: 621, ppid: 620, argv: []string{"nginx: worker process"}, exe: "/usr/sbin/nginx"},
 		{pid: 650, ppid: 1, argv: h.argv("/usr/local/bin/edgek -namespace k8s.io -id 77aa -address=" + sock + " -debug")},

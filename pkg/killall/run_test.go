@@ -18,7 +18,7 @@ func nodeHost(t *testing.T) *fakeHost {
 		writeProc(t, h.proc, p)
 	}
 	h.writeMountinfo(t, mountinfoSample)
-	for _, name := range []string{"cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc", "myns"} {
+	for _, name := range []string{"cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc", "cni-00000000-0000-0000-0000-0000000f0e19", "myns"} {
 		if err := os.WriteFile(filepath.Join(h.netns, name), nil, 0o444); err != nil {
 			t.Fatal(err)
 		}
@@ -63,10 +63,15 @@ func TestRun(t *testing.T) {
 		"kill 510 terminated", "kill 920 terminated",
 	}
 	want = append(want, "delroute 10.42.1.0/24 via 192.168.1.21", "delroute 10.43.0.0/16")
-	for _, m := range wantUnmounts {
+	// The pod of an older edgek has its network namespace in /run/netns: unmounted (before
+	// the run dir, being less deep) and removed; another runtime's there stays.
+	oldPodNetns := "{netns}/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc"
+	unmounts := slices.Insert(slices.Clone(wantUnmounts), len(wantUnmounts)-1, oldPodNetns)
+	for _, m := range unmounts {
 		want = append(want, "unmount "+h.rel(h.sub(m)))
 	}
 	want = append(want,
+		"remove "+h.rel(h.sub(oldPodNetns)),
 		"removeall "+h.rel(h.run)+"/containerd",
 		"removeall "+h.rel(h.run)+"/flannel",
 		"remove "+h.rel(h.run),
@@ -86,7 +91,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("pid %d was killed", pid)
 		}
 	}
-	for _, ns := range []string{"myns", "cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc"} { // another runtime's
+	for _, ns := range []string{"myns", "cni-00000000-0000-0000-0000-0000000f0e19"} { // another runtime's
 		if _, err := os.Stat(filepath.Join(h.netns, ns)); err != nil {
 			t.Errorf("netns %s removed", ns)
 		}

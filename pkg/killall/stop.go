@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -30,12 +33,24 @@ func (r *run) stopProcesses(ctx context.Context) {
 			rt = r.selectRuntime(t, t.protected(r.self))
 		}
 	}
+	r.podNetns = containerNetns(r.procRoot, rt.containers)
 	r.kill(ctx, "container process", rt.containers)
 	r.kill(ctx, "containerd shim", rt.shims)
 	r.kill(ctx, "containerd", rt.containerd)
 	if len(edgek)+len(rt.containers)+len(rt.shims)+len(rt.containerd) == 0 {
 		r.log.Info("no edgek processes running")
 	}
+}
+
+// containerNetns returns the network namespaces ("net:[inode]") the containers run in.
+func containerNetns(procRoot string, containers []proc) map[string]bool {
+	ns := map[string]bool{}
+	for _, c := range containers {
+		if link, err := os.Readlink(filepath.Join(procRoot, strconv.Itoa(c.pid), "ns", "net")); err == nil {
+			ns[link] = true
+		}
+	}
+	return ns
 }
 
 // stopUnits stops the systemd services the edgek processes run in, so that systemd does not

@@ -1,13 +1,15 @@
 package killall
 
-// mountinfoSample is /proc/self/mountinfo of a node running pods, with Docker, another CNI
-// runtime's pod network namespace in /run/netns, a user disk on <data-dir>/agent/containerd
-// and lookalike paths that must be left alone.
+// mountinfoSample is /proc/self/mountinfo of a node running pods (one from an older edgek,
+// whose network namespace is in /run/netns), with Docker, another CNI runtime's pod network
+// namespace in /run/netns, a user disk on <data-dir>/agent/containerd and lookalike paths that
+// must be left alone.
 const mountinfoSample = `22 1 252:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,errors=remount-ro
 23 22 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:2 - proc proc rw
 25 22 0:23 / /run rw,nosuid,nodev shared:5 - tmpfs tmpfs rw,size=402996k,mode=755
 100 25 0:4 net:[4026532300] {netns}/cni-1b2c3d4e-aaaa-bbbb-cccc-123456789abc rw shared:50 - nsfs nsfs rw
 101 25 0:4 net:[4026532400] {netns}/myns rw shared:51 - nsfs nsfs rw
+102 25 0:4 net:[4026532600] {netns}/cni-00000000-0000-0000-0000-0000000f0e19 rw shared:52 - nsfs nsfs rw
 105 25 0:59 / {run} rw,nosuid,nodev shared:55 - tmpfs tmpfs rw,mode=755
 106 105 0:4 net:[4026532500] {run}/containerd/io.containerd.grpc.v1.cri/netns/cni-99887766-aaaa-bbbb-cccc-123456789abc rw shared:56 - nsfs nsfs rw
 110 22 252:2 / {data}/agent/containerd rw,relatime shared:60 - ext4 /dev/sda1 rw

@@ -1,15 +1,21 @@
 // Package logging builds edgek's one structured log stream and routes the loggers of the
-// upstream libraries (klog for Kubernetes, logrus for kine) into it.
+// upstream libraries (klog for Kubernetes, logrus for kine and containerd, the standard
+// library's log and gRPC's logger) into it.
 package logging
 
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/grpclog"
 	"k8s.io/klog/v2"
 )
 
@@ -22,7 +28,7 @@ func New(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// RouteUpstream sends klog and logrus output into logger. klog's verbosity is 0, or 2 with
+// RouteUpstream sends klog, logrus, log and gRPC output into logger. klog's verbosity is 0, or 2 with
 // debug (the level Kubernetes components use for "useful steady state" detail).
 func RouteUpstream(logger *slog.Logger, debug bool) {
 	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
@@ -44,6 +50,7 @@ func RouteUpstream(logger *slog.Logger, debug bool) {
 	hooks := make(logrus.LevelHooks)
 	hooks.Add(&logrusHook{logger: logger.With("component", "kine")})
 	logrus.StandardLogger().ReplaceHooks(hooks)
+	routeStandard(logger)
 }
 
 // logrusHook forwards logrus entries (kine logs through logrus) to slog.
@@ -67,4 +74,61 @@ func (h *logrusHook) Fire(e *logrus.Entry) error {
 	}
 	h.logger.Log(context.Background(), level, e.Message, attrs...)
 	return nil
+}
+
+// routeStandard sends what the standard library's log package and gRPC's logger write (some
+// upstream code logs through them, by default straight to stderr) into logger, so that the
+// output stays one structured stream. gRPC's info lines go to debug: they are per-connection
+// chatter.
+func routeStandard(logger *slog.Logger) {
+	log.SetFlags(0)
+	log.SetOutput(&lineWriter{logger: logger.With("component", "go"), level: slog.LevelInfo})
+	grpclog.SetLoggerV2(&grpcLogger{logger: logger.With("component", "grpc")})
+}
+
+// lineWriter logs each write (one log.Print call) as a message.
+type lineWriter struct {
+	logger *slog.Logger
+	level  slog.Level
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.logger.Log(context.Background(), w.level, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// grpcLogger is a grpclog.LoggerV2 writing into slog.
+type grpcLogger struct{ logger *slog.Logger }
+
+func (g *grpcLogger) log(level slog.Level, msg string) {
+	g.logger.Log(context.Background(), level, strings.TrimRight(msg, "\n"))
+}
+
+func (g *grpcLogger) Info(args ...any)   { g.log(slog.LevelDebug, fmt.Sprint(args...)) }
+func (g *grpcLogger) Infoln(args ...any) { g.log(slog.LevelDebug, fmt.Sprintln(args...)) }
+func (g *grpcLogger) Infof(format string, args ...any) {
+	g.log(slog.LevelDebug, fmt.Sprintf(format, args...))
+}
+func (g *grpcLogger) Warning(args ...any)   { g.log(slog.LevelWarn, fmt.Sprint(args...)) }
+func (g *grpcLogger) Warningln(args ...any) { g.log(slog.LevelWarn, fmt.Sprintln(args...)) }
+func (g *grpcLogger) Warningf(format string, args ...any) {
+	g.log(slog.LevelWarn, fmt.Sprintf(format, args...))
+}
+func (g *grpcLogger) Error(args ...any)   { g.log(slog.LevelError, fmt.Sprint(args...)) }
+func (g *grpcLogger) Errorln(args ...any) { g.log(slog.LevelError, fmt.Sprintln(args...)) }
+func (g *grpcLogger) Errorf(format string, args ...any) {
+	g.log(slog.LevelError, fmt.Sprintf(format, args...))
+}
+
+// Fatal* log and exit, as grpclog's contract requires.
+func (g *grpcLogger) Fatal(args ...any)   { g.log(slog.LevelError, fmt.Sprint(args...)); os.Exit(1) }
+func (g *grpcLogger) Fatalln(args ...any) { g.log(slog.LevelError, fmt.Sprintln(args...)); os.Exit(1) }
+func (g *grpcLogger) Fatalf(format string, args ...any) {
+	g.log(slog.LevelError, fmt.Sprintf(format, args...))
+	os.Exit(1)
+}
+
+// V reports whether verbosity level l is logged: gRPC's verbose lines only at debug.
+func (g *grpcLogger) V(l int) bool {
+	return l <= 0 && g.logger.Enabled(context.Background(), slog.LevelDebug)
 }

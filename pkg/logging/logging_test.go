@@ -5,12 +5,14 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"log"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/sirupsen/logrus"
+	"google.golang.org/grpc/grpclog"
 	"k8s.io/klog/v2"
 )
 
@@ -134,6 +136,10 @@ func TestRouteUpstream(t *testing.T) {
 		{"logrus trace never", func() { logrus.Trace("logrus-trace") }, want{msg: "logrus-trace", never: true}},
 		{"logrus warn", func() { logrus.Warn("logrus-warn") }, want{msg: "logrus-warn", level: "WARN", component: "kine"}},
 		{"logrus error", func() { logrus.Error("logrus-error") }, want{msg: "logrus-error", level: "ERROR", component: "kine"}},
+		{"log package", func() { log.Printf("std-%s", "log") }, want{msg: "std-log", level: "INFO", component: "go"}},
+		{"grpc error", func() { grpclog.Errorf("grpc-%s", "error") }, want{msg: "grpc-error", level: "ERROR", component: "grpc"}},
+		{"grpc warning", func() { grpclog.Warningln("grpc-warning") }, want{msg: "grpc-warning", level: "WARN", component: "grpc"}},
+		{"grpc info", func() { grpclog.Info("grpc-info") }, want{msg: "grpc-info", level: "DEBUG", component: "grpc", debugOnly: true}},
 	}
 	for _, debug := range []bool{false, true} {
 		for _, tt := range tests {

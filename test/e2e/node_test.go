@@ -413,7 +413,11 @@ func checkRuntimeTools(t *testing.T, s *server) {
 func checkContainerdRestarts(t *testing.T, s *server, pod string) {
 	t.Helper()
 	pidFile := filepath.Join(config.RunDirFor(s.dataDir), "containerd", "containerd.pid")
-	old := readFile(t, pidFile)
+	old := strings.TrimSpace(readFile(t, pidFile))
+	// Only that node's containerd: its command line names the node's config.
+	if cmdline, err := os.ReadFile("/proc/" + old + "/cmdline"); err != nil || !strings.Contains(string(cmdline), s.dataDir+"/agent/etc/containerd") {
+		t.Fatalf("pid %s from %s is not this node's containerd: %q, %v", old, pidFile, cmdline, err)
+	}
 	run(t, "kill", "-9", old)
 	eventually(t, 30*time.Second, "containerd restarted", func() error {
 		data, _ := os.ReadFile(pidFile)
