@@ -78,8 +78,7 @@ func (h *logrusHook) Fire(e *logrus.Entry) error {
 
 // routeStandard sends what the standard library's log package and gRPC's logger write (some
 // upstream code logs through them, by default straight to stderr) into logger, so that the
-// output stays one structured stream. gRPC's info lines go to debug: they are per-connection
-// chatter.
+// output stays one structured stream.
 func routeStandard(logger *slog.Logger) {
 	log.SetFlags(0)
 	log.SetOutput(&lineWriter{logger: logger.With("component", "go"), level: slog.LevelInfo})
@@ -104,15 +103,16 @@ func (g *grpcLogger) log(level slog.Level, msg string) {
 	g.logger.Log(context.Background(), level, strings.TrimRight(msg, "\n"))
 }
 
-func (g *grpcLogger) Info(args ...any)   { g.log(slog.LevelDebug, fmt.Sprint(args...)) }
-func (g *grpcLogger) Infoln(args ...any) { g.log(slog.LevelDebug, fmt.Sprintln(args...)) }
-func (g *grpcLogger) Infof(format string, args ...any) {
-	g.log(slog.LevelDebug, fmt.Sprintf(format, args...))
-}
-func (g *grpcLogger) Warning(args ...any)   { g.log(slog.LevelWarn, fmt.Sprint(args...)) }
-func (g *grpcLogger) Warningln(args ...any) { g.log(slog.LevelWarn, fmt.Sprintln(args...)) }
+// gRPC logs at error only by default (GRPC_GO_LOG_SEVERITY_LEVEL): its info lines are
+// per-connection chatter and are dropped, its warnings (a socket not there yet while a
+// component starts or stops) are shown with --debug.
+func (g *grpcLogger) Info(args ...any)                 {}
+func (g *grpcLogger) Infoln(args ...any)               {}
+func (g *grpcLogger) Infof(format string, args ...any) {}
+func (g *grpcLogger) Warning(args ...any)              { g.log(slog.LevelDebug, fmt.Sprint(args...)) }
+func (g *grpcLogger) Warningln(args ...any)            { g.log(slog.LevelDebug, fmt.Sprintln(args...)) }
 func (g *grpcLogger) Warningf(format string, args ...any) {
-	g.log(slog.LevelWarn, fmt.Sprintf(format, args...))
+	g.log(slog.LevelDebug, fmt.Sprintf(format, args...))
 }
 func (g *grpcLogger) Error(args ...any)   { g.log(slog.LevelError, fmt.Sprint(args...)) }
 func (g *grpcLogger) Errorln(args ...any) { g.log(slog.LevelError, fmt.Sprintln(args...)) }

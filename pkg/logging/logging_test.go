@@ -138,8 +138,8 @@ func TestRouteUpstream(t *testing.T) {
 		{"logrus error", func() { logrus.Error("logrus-error") }, want{msg: "logrus-error", level: "ERROR", component: "kine"}},
 		{"log package", func() { log.Printf("std-%s", "log") }, want{msg: "std-log", level: "INFO", component: "go"}},
 		{"grpc error", func() { grpclog.Errorf("grpc-%s", "error") }, want{msg: "grpc-error", level: "ERROR", component: "grpc"}},
-		{"grpc warning", func() { grpclog.Warningln("grpc-warning") }, want{msg: "grpc-warning", level: "WARN", component: "grpc"}},
-		{"grpc info", func() { grpclog.Info("grpc-info") }, want{msg: "grpc-info", level: "DEBUG", component: "grpc", debugOnly: true}},
+		{"grpc warning", func() { grpclog.Warningln("grpc-warning") }, want{msg: "grpc-warning", level: "DEBUG", component: "grpc", debugOnly: true}},
+		{"grpc info never", func() { grpclog.Info("grpc-info") }, want{msg: "grpc-info", never: true}},
 	}
 	for _, debug := range []bool{false, true} {
 		for _, tt := range tests {
