@@ -52,9 +52,9 @@ func eventsOf(evs []fakeEvent, reason string) []fakeEvent {
 	return out
 }
 
-// TestFirstPass: every manifest in the directory is applied once, a malformed one is
-// reported (Addon, Warning Event, log) without stopping the others, and other files are
-// ignored.
+// TestFirstPass: every manifest in the directory (and its subdirectories, even one named
+// like a manifest) is applied once, a malformed one is reported (Addon, Warning Event, log)
+// without stopping the others, and other files are ignored.
 func TestFirstPass(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", "# apps\n"+configMap("a", "", "1")+"---\n"+configMap("b", "apps", "1")+"---\n"+namespaceApps)
@@ -76,11 +76,11 @@ func TestFirstPass(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	wantObjects := []string{"ConfigMap apps/b", "ConfigMap default/a", "ConfigMap default/j", "ConfigMap kube-system/coredns", "Namespace apps"}
+	wantObjects := []string{"ConfigMap apps/b", "ConfigMap default/a", "ConfigMap default/j", "ConfigMap default/sub", "ConfigMap kube-system/coredns", "Namespace apps"}
 	if got := fc.objectNames(); !slices.Equal(got, wantObjects) {
 		t.Errorf("objects = %v, want %v", got, wantObjects)
 	}
-	if got, want := fc.addonNames(), []string{"a", "b", "broken", "coredns", "empty"}; !slices.Equal(got, want) {
+	if got, want := fc.addonNames(), []string{"a", "b", "broken", "coredns", "empty", "sub-yaml-x"}; !slices.Equal(got, want) {
 		t.Errorf("addons = %v, want %v", got, want)
 	}
 
@@ -108,7 +108,7 @@ func TestFirstPass(t *testing.T) {
 		!strings.HasPrefix(failed[0].msg, "broken.yaml: ") {
 		t.Errorf("ApplyFailed events = %+v", failed)
 	}
-	if applied := eventsOf(evs, "Applied"); len(applied) != 4 || applied[0].typ != "Normal" {
+	if applied := eventsOf(evs, "Applied"); len(applied) != 5 || applied[0].typ != "Normal" {
 		t.Errorf("Applied events = %+v", applied)
 	}
 	if n := logs.count(`msg="manifest apply failed"`, "file=broken.yaml", "err="); n != 1 {
@@ -245,6 +245,42 @@ func TestFailureKeepsObjectsAndRetries(t *testing.T) {
 
 // TestSkipFile: with NAME.skip beside it, a file is neither applied nor pruned, and its Addon
 // says skipped; removing the .skip file brings it back.
+// TestSubdirectories: manifests in subdirectories are applied (as K3s does), named by their
+// relative path; .skip works there too; hidden directories are left out.
+func TestSubdirectories(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"apps/deep", ".hidden"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, dir, "apps/web.yaml", configMap("web", "", "1"))
+	writeFile(t, dir, "apps/deep/db.yml", configMap("db", "", "1"))
+	writeFile(t, dir, "apps/off.yaml", configMap("off", "", "1"))
+	writeFile(t, dir, "apps/off.yaml.skip", "")
+	writeFile(t, dir, ".hidden/x.yaml", configMap("x", "", "1"))
+	fc := newFakeCluster()
+	c, _ := newTestController(dir, fc, Options{})
+	if err := c.firstPass(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := fc.objectNames(); !slices.Equal(got, []string{"ConfigMap default/db", "ConfigMap default/web"}) {
+		t.Errorf("objects = %v", got)
+	}
+	for name, source := range map[string]string{"apps-web": "apps/web.yaml", "apps-deep-db": "apps/deep/db.yml"} {
+		if a := fc.addon(t, name); a.Source != source || !a.Status.Applied {
+			t.Errorf("addon %s = %+v", name, a)
+		}
+	}
+	if a := fc.addon(t, "apps-off"); !a.Status.Skipped {
+		t.Errorf("addon apps-off = %+v", a)
+	}
+	obj := fc.objects[objectRef{APIVersion: "v1", Kind: "ConfigMap", Namespace: "default", Name: "db"}.key()]
+	if got := obj.GetAnnotations()[sourceAnnotation]; got != "apps/deep/db.yml" {
+		t.Errorf("source annotation %q", got)
+	}
+}
+
 func TestSkipFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "a.yaml", configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))

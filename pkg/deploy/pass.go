@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -95,37 +96,68 @@ func (c *Controller) runPass(ctx context.Context) {
 	}
 }
 
-// scan reads the manifests of the directory, sorted by name, and returns the names of those
-// with a .skip file beside them.
+// scan reads the manifests of the directory and its subdirectories (as K3s does; hidden
+// ones are left out), in path order, and returns the names of those with a .skip file beside
+// them. A file's name is its path relative to the directory.
 func (c *Controller) scan() ([]manifestFile, map[string]bool, error) {
-	entries, err := os.ReadDir(c.o.Dir)
-	if err != nil {
-		return nil, nil, err
-	}
 	var files []manifestFile
 	skips := map[string]bool{}
-	for _, e := range entries {
-		name := e.Name()
+	err := filepath.WalkDir(c.o.Dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if path == c.o.Dir {
+				return err
+			}
+			c.log.Warn("cannot read a manifests subdirectory", "path", path, "err", err)
+			return nil // the rest is still applied
+		}
+		if d.IsDir() {
+			if path == c.o.Dir {
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir // e.g. the ..data of a mounted ConfigMap
+			}
+			c.watch(path)
+			return nil
+		}
+		name, err := filepath.Rel(c.o.Dir, path)
+		if err != nil {
+			return nil
+		}
 		if base, ok := strings.CutSuffix(name, ".skip"); ok {
 			skips[base] = true
-			continue
+			return nil
 		}
-		if !isManifestName(name) {
-			continue
+		if !isManifestName(d.Name()) {
+			return nil
 		}
-		path := filepath.Join(c.o.Dir, name)
 		if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
-			continue // removed meanwhile, a dangling symlink or a directory
+			return nil // removed meanwhile, a dangling symlink or a directory
 		}
 		content, err := os.ReadFile(path)
 		if err != nil {
 			files = append(files, manifestFile{name: name, readErr: err}) // fails like a bad file
-			continue
+			return nil
 		}
 		sum := sha256.Sum256(content)
 		files = append(files, manifestFile{name: name, content: content, checksum: hex.EncodeToString(sum[:])})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
-	return files, skips, nil // os.ReadDir sorts by name
+	return files, skips, nil // WalkDir goes in lexical order
+}
+
+// watch adds a subdirectory to the directory watch (fsnotify does not recurse); without a
+// watch the periodic scan still finds its changes.
+func (c *Controller) watch(dir string) {
+	if c.watcher == nil {
+		return
+	}
+	if err := c.watcher.Add(dir); err != nil {
+		c.log.Debug("cannot watch a manifests subdirectory", "dir", dir, "err", err)
+	}
 }
 
 // claimNames gives each file an Addon name; when two files get the same name, the first in

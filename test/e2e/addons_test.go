@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,18 @@ func checkUserManifests(t *testing.T, s *server) {
 	eventually(t, 60*time.Second, "user manifest applied", valueIs("1"))
 	write("user.yaml", fmt.Sprintf(userManifest, "2"))
 	eventually(t, 60*time.Second, "changed user manifest re-applied", valueIs("2"))
+	// A subdirectory's manifests are applied too (as K3s does, for mounted directories).
+	if err := os.Mkdir(filepath.Join(dir, "team"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("team/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: team-extra, namespace: default}\n")
+	eventually(t, 60*time.Second, "a subdirectory's manifest applied", func() error {
+		out, err := s.kubectl("get", "cm", "team-extra", "-o", `jsonpath={.metadata.annotations.addons\.edgek\.io/source}`)
+		if err != nil || out != "team/extra.yaml" {
+			return fmt.Errorf("source annotation %q, %v", out, err)
+		}
+		return nil
+	})
 	eventually(t, 30*time.Second, "malformed manifest reported", func() error {
 		out, err := s.kubectl("get", "addon", "broken", "-o", "jsonpath={.status.error}")
 		if err != nil || out == "" {
@@ -147,7 +160,7 @@ func checkUserManifests(t *testing.T, s *server) {
 	if out, _ := s.kubectl("get", "addon", "coredns", "-o", "jsonpath={.status.applied}"); out != "true" {
 		t.Errorf("coredns addon applied = %q while a user file is broken", out)
 	}
-	if !strings.Contains(readFile(t, s.logPath), "broken.yaml") {
-		t.Error("edgek's log does not name the malformed file")
+	if !regexp.MustCompile(`msg="manifest apply failed" [^\n]*file=broken.yaml err=\S`).MatchString(readFile(t, s.logPath)) {
+		t.Error("edgek's log does not name the malformed file and the error")
 	}
 }
