@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -277,12 +278,27 @@ func (k *kube) deleteAddon(ctx context.Context, name string) error {
 	return err
 }
 
+// event emits an Event about an Addon. The same event again (a file failing the same way at
+// every retry) counts up the existing Event instead of adding one, as the kubelet's event
+// correlator does; after the apiserver's event TTL a new series starts.
 func (k *kube) event(ctx context.Context, a *addon, eventType, reason, message string) error {
 	now := metav1.NewTime(k.now())
+	sum := sha256.Sum256([]byte(string(a.UID) + "\x00" + eventType + "\x00" + reason + "\x00" + message))
+	name := fmt.Sprintf("%s.%x", a.Name, sum[:8])
+	res := k.dyn.Resource(eventGVR).Namespace(eventNamespace)
+	if u, err := res.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		count, _, _ := unstructured.NestedInt64(u.Object, "count")
+		u.Object["count"] = count + 1
+		u.Object["lastTimestamp"] = now.UTC().Format(time.RFC3339)
+		_, err = res.Update(ctx, u, metav1.UpdateOptions{})
+		return err
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
 	ev := &corev1.Event{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Event"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s.%x", a.Name, now.UnixNano()),
+			Name:      name,
 			Namespace: eventNamespace,
 		},
 		InvolvedObject: corev1.ObjectReference{
@@ -300,8 +316,7 @@ func (k *kube) event(ctx context.Context, a *addon, eventType, reason, message s
 	if err != nil {
 		return err
 	}
-	_, err = k.dyn.Resource(eventGVR).Namespace(eventNamespace).
-		Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	_, err = res.Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
 	return err
 }
 

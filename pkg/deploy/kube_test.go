@@ -223,6 +223,23 @@ func TestKubeEvent(t *testing.T) {
 		io["namespace"] != nil || e["count"] != int64(1) {
 		t.Errorf("event = %v", e)
 	}
+	// The same event again counts up; another message is another Event.
+	k.now = func() time.Time { return testTime.Add(time.Minute) }
+	for _, msg := range []string{"broken.yaml: bad", "broken.yaml: bad", "broken.yaml: worse"} {
+		if err := k.event(t.Context(), a, "Warning", "ApplyFailed", msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err = dyn.Resource(eventGVR).Namespace("default").List(t.Context(), metav1.ListOptions{})
+	if err != nil || len(list.Items) != 2 {
+		t.Fatalf("events = %v, %v", list, err)
+	}
+	for _, item := range list.Items {
+		want := map[string]int64{"broken.yaml: bad": 3, "broken.yaml: worse": 1}[item.Object["message"].(string)]
+		if count, _, _ := unstructured.NestedInt64(item.Object, "count"); count != want {
+			t.Errorf("event %q count = %d, want %d", item.Object["message"], count, want)
+		}
+	}
 }
 
 func TestWaitEstablished(t *testing.T) {
