@@ -69,5 +69,8 @@ test: deps vet unit e2e
 bench: deps build
 	./scripts/bench.sh
 
+fmt:
+	gofmt -w cmd pkg test build manifests
+
 clean:
 	rm -rf bin build/out $(DATA) pkg/data/assets/data.goarch
