@@ -66,13 +66,32 @@ type workloadSection struct {
 	Section section[workloadRow]
 }
 
+// workloadsData is what the workloads page shows: the tables of the kinds it can act on,
+// then Jobs and CronJobs (read-only).
+type workloadsData struct {
+	Sections []workloadSection
+	AllNS    bool
+	Jobs     section[jobRow]
+	CronJobs section[cronJobRow]
+}
+
 func (s *server) workloads(w http.ResponseWriter, r *http.Request, rq *request) {
 	ctx := r.Context()
 	p := s.newPage(rq, "workloads", "Workloads")
 	order := []string{"deployment", "statefulset", "daemonset"}
 	lists := make([]workloadList, len(order))
-	errs := make([]error, len(order))
-	fetches := []func(){func() { p.Namespaces = s.namespaceNames(ctx, rq) }}
+	errs := make([]error, len(order)+2)
+	var jobs jobList
+	var cronJobs cronJobList
+	fetches := []func(){
+		func() { p.Namespaces = s.namespaceNames(ctx, rq) },
+		func() {
+			errs[len(order)] = rq.kube.get(ctx, listPath("/apis/batch/v1", "jobs", rq.ns), listQuery(), &jobs)
+		},
+		func() {
+			errs[len(order)+1] = rq.kube.get(ctx, listPath("/apis/batch/v1", "cronjobs", rq.ns), listQuery(), &cronJobs)
+		},
+	}
 	for i, name := range order {
 		k := kinds[name]
 		fetches = append(fetches, func() {
@@ -93,8 +112,17 @@ func (s *server) workloads(w http.ResponseWriter, r *http.Request, rq *request) 
 		}
 		secs[i] = workloadSection{Title: k.Title + "s", Kind: k.Name, AllNS: rq.ns == "", Section: sec}
 	}
+	data := workloadsData{Sections: secs, AllNS: rq.ns == "",
+		Jobs:     section[jobRow]{Err: errorFor(errs[len(order)]), More: jobs.Metadata.Continue != ""},
+		CronJobs: section[cronJobRow]{Err: errorFor(errs[len(order)+1]), More: cronJobs.Metadata.Continue != ""}}
+	for i := range jobs.Items {
+		data.Jobs.Rows = append(data.Jobs.Rows, jobRowOf(&jobs.Items[i], now))
+	}
+	for i := range cronJobs.Items {
+		data.CronJobs.Rows = append(data.CronJobs.Rows, cronJobRowOf(&cronJobs.Items[i], now))
+	}
 	p.Flash = flashFor(r.URL.Query())
-	p.Data = secs
+	p.Data = data
 	s.render(w, sectionStatus(errs...), "workloads", p)
 }
 

@@ -97,6 +97,43 @@ type workloadList struct {
 	Items    []workload
 }
 
+// job is a batch/v1 Job.
+type job struct {
+	Metadata objectMeta
+	Spec     struct {
+		Completions *int32
+		Suspend     *bool
+	}
+	Status struct {
+		Active, Succeeded, Failed int32
+		StartTime, CompletionTime *time.Time
+		Conditions                []condition
+	}
+}
+
+type jobList struct {
+	Metadata listMeta
+	Items    []job
+}
+
+// cronJob is a batch/v1 CronJob.
+type cronJob struct {
+	Metadata objectMeta
+	Spec     struct {
+		Schedule string
+		Suspend  *bool
+	}
+	Status struct {
+		Active           []struct{ Name string }
+		LastScheduleTime *time.Time
+	}
+}
+
+type cronJobList struct {
+	Metadata listMeta
+	Items    []cronJob
+}
+
 type containerStatus struct {
 	Name         string
 	Ready        bool

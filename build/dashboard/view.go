@@ -91,6 +91,67 @@ func workloadRowOf(k kindInfo, w *workload, now time.Time) workloadRow {
 		Healthy: ready == desired, URL: k.detailURL(w.Metadata.Namespace, w.Metadata.Name)}
 }
 
+type jobRow struct {
+	Name, Namespace, Completions, Status, Duration, Age string
+	Healthy                                             bool
+}
+
+// jobRowOf is a row of kubectl get jobs: succeeded/completions, and the state from the
+// Complete/Failed conditions, suspension or activity.
+func jobRowOf(j *job, now time.Time) jobRow {
+	completions := int32(1)
+	if j.Spec.Completions != nil {
+		completions = *j.Spec.Completions
+	}
+	r := jobRow{Name: j.Metadata.Name, Namespace: j.Metadata.Namespace,
+		Completions: fmt.Sprintf("%d/%d", j.Status.Succeeded, completions),
+		Status:      "Pending", Duration: "-", Age: age(j.Metadata.CreationTimestamp, now), Healthy: true}
+	switch {
+	case hasTrueCondition(j.Status.Conditions, "Complete"):
+		r.Status = "Complete"
+	case hasTrueCondition(j.Status.Conditions, "Failed"):
+		r.Status, r.Healthy = "Failed", false
+	case j.Spec.Suspend != nil && *j.Spec.Suspend:
+		r.Status = "Suspended"
+	case j.Status.Active > 0:
+		r.Status = "Running"
+	}
+	if j.Status.StartTime != nil {
+		end := now
+		if j.Status.CompletionTime != nil {
+			end = *j.Status.CompletionTime
+		}
+		r.Duration = age(*j.Status.StartTime, end)
+	}
+	return r
+}
+
+func hasTrueCondition(cs []condition, typ string) bool {
+	for _, c := range cs {
+		if c.Type == typ && c.Status == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+type cronJobRow struct {
+	Name, Namespace, Schedule, Suspend, LastSchedule, Age string
+	Active                                                int
+}
+
+func cronJobRowOf(c *cronJob, now time.Time) cronJobRow {
+	r := cronJobRow{Name: c.Metadata.Name, Namespace: c.Metadata.Namespace, Schedule: c.Spec.Schedule,
+		Suspend: "False", LastSchedule: "-", Active: len(c.Status.Active), Age: age(c.Metadata.CreationTimestamp, now)}
+	if c.Spec.Suspend != nil && *c.Spec.Suspend {
+		r.Suspend = "True"
+	}
+	if c.Status.LastScheduleTime != nil {
+		r.LastSchedule = age(*c.Status.LastScheduleTime, now) + " ago"
+	}
+	return r
+}
+
 type podRow struct {
 	Name, Namespace, Phase, Status, Ready, Node, IP, Age string
 	Restarts                                             int32
