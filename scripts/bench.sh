@@ -23,6 +23,10 @@ APID=
 
 CG=edgek-bench-$$
 CG2=edgek-bench-a-$$
+# The kubelet makes /var/lib/kubelet/device-plugins whatever its root dir: removed after the
+# run unless it was there before.
+KUBELET_DIR_NEW=
+[[ -e /var/lib/kubelet ]] || KUBELET_DIR_NEW=1
 cleanup() {
   if [[ -n $APID ]] && kill -0 "$APID" 2>/dev/null; then kill -TERM "$APID"; wait "$APID" || true; fi
   if [[ -d $WORK/agent ]]; then
@@ -38,6 +42,7 @@ cleanup() {
   ip netns del "$NS2" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   rm -rf "$WORK"
+  if [[ -n $KUBELET_DIR_NEW ]]; then rm -rf /var/lib/kubelet; fi
 }
 trap cleanup EXIT
 
