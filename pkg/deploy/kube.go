@@ -286,15 +286,6 @@ func (k *kube) event(ctx context.Context, a *addon, eventType, reason, message s
 	sum := sha256.Sum256([]byte(string(a.UID) + "\x00" + eventType + "\x00" + reason + "\x00" + message))
 	name := fmt.Sprintf("%s.%x", a.Name, sum[:8])
 	res := k.dyn.Resource(eventGVR).Namespace(eventNamespace)
-	if u, err := res.Get(ctx, name, metav1.GetOptions{}); err == nil {
-		count, _, _ := unstructured.NestedInt64(u.Object, "count")
-		u.Object["count"] = count + 1
-		u.Object["lastTimestamp"] = now.UTC().Format(time.RFC3339)
-		_, err = res.Update(ctx, u, metav1.UpdateOptions{})
-		return err
-	} else if !apierrors.IsNotFound(err) {
-		return err
-	}
 	ev := &corev1.Event{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Event"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -317,6 +308,18 @@ func (k *kube) event(ctx context.Context, a *addon, eventType, reason, message s
 		return err
 	}
 	_, err = res.Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	if !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	// The same event again: one request more, only then.
+	u, err := res.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	count, _, _ := unstructured.NestedInt64(u.Object, "count")
+	u.Object["count"] = count + 1
+	u.Object["lastTimestamp"] = now.UTC().Format(time.RFC3339)
+	_, err = res.Update(ctx, u, metav1.UpdateOptions{})
 	return err
 }
 

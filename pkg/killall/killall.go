@@ -69,6 +69,7 @@ type run struct {
 	log  *slog.Logger
 	data []string // DataDir as given (absolute) and with symlinks resolved
 	rdir []string // RunDir likewise
+	ns   []string // netnsDir likewise
 	// podNetns are the network namespaces of the containers stopped ("net:[inode]"): pods
 	// an edgek from before netns_mounts_under_state_dir made have theirs in /run/netns.
 	podNetns map[string]bool
@@ -150,6 +151,9 @@ func newRun(o Options) (*run, error) {
 	}
 	if r.rdir, err = pathForms(o.RunDir); err != nil {
 		return nil, fmt.Errorf("run dir: %w", err)
+	}
+	if r.ns, err = pathForms(o.netnsDir); err != nil {
+		return nil, fmt.Errorf("netns dir: %w", err)
 	}
 	for _, f := range r.rdir {
 		if !safeRunDir(f) {

@@ -98,9 +98,8 @@ func (r *run) readMounts() ([]mount, error) {
 // isPodNetns reports whether m is a pod network namespace in /run/netns that one of the
 // stopped containers ran in.
 func (r *run) isPodNetns(m mount) bool {
-	dir := filepath.Dir(m.point)
-	return m.fstype == "nsfs" && (dir == r.netnsDir || dir == "/var/run/netns" && r.netnsDir == "/run/netns") &&
-		strings.HasPrefix(filepath.Base(m.point), "cni-") && r.podNetns[m.root]
+	return m.fstype == "nsfs" && r.podNetns[m.root] && slices.Contains(r.ns, filepath.Dir(m.point)) &&
+		strings.HasPrefix(filepath.Base(m.point), "cni-")
 }
 
 // cleanMounts unmounts edgek's mounts, then removes <run-dir>/containerd and <run-dir>/flannel.

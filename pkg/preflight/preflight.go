@@ -18,13 +18,21 @@ func WritableDir(dir, dataDir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("data dir %s is not usable: %w (choose another with --data-dir or fix its permissions)", dataDir, err)
 	}
-	probe, err := os.CreateTemp(dir, ".write-test-*")
-	if err != nil {
+	if err := CanCreate(dir); err != nil {
 		return fmt.Errorf("data dir %s is not writable: %w (choose another with --data-dir or fix its permissions)", dataDir, err)
 	}
-	probe.Close()
-	os.Remove(probe.Name())
 	return nil
+}
+
+// CanCreate checks that a file can be created in dir (and removes it again): a read-only
+// file system or missing permission fail here rather than half-way through start-up.
+func CanCreate(dir string) error {
+	probe, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return err
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // Lock takes an exclusive lock on path, held until the returned file is closed (or the

@@ -56,7 +56,7 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 		held.Close()
 		return nil, err
 	}
-	if err := kubeconfigWritable(c.WriteKubeconfig); err != nil {
+	if err := kubeconfigWritable(filepath.Dir(c.WriteKubeconfig)); err != nil {
 		held.Close()
 		return nil, fmt.Errorf("cannot write kubeconfig %s: %w (set --write-kubeconfig)", c.WriteKubeconfig, err)
 	}
@@ -65,15 +65,9 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 
 // kubeconfigWritable creates the kubeconfig's directory and checks a file can be made in it
 // (a read-only /etc would otherwise fail only once the control plane runs).
-func kubeconfigWritable(path string) error {
-	dir := filepath.Dir(path)
+func kubeconfigWritable(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	probe, err := os.CreateTemp(dir, "."+filepath.Base(path)+".write-test-*")
-	if err != nil {
-		return err
-	}
-	probe.Close()
-	return os.Remove(probe.Name())
+	return preflight.CanCreate(dir)
 }

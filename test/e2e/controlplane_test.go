@@ -156,7 +156,8 @@ func checkLog(t *testing.T, s *server) {
 	}
 }
 
-// checkDefaultKubeconfig starts the server without --write-kubeconfig, with --debug, in a
+// checkDefaultKubeconfig starts the server without --write-kubeconfig, with --debug and the
+// scheduler on another port (10259 taken), in a
 // private mount namespace with a tmpfs on /etc/edgek (the host's stays untouched): it writes
 // /etc/edgek/edgek.yaml, mode 0600, which `edgek kubectl` and the binary called kubectl use
 // with no --kubeconfig and no KUBECONFIG.
@@ -178,6 +179,10 @@ func checkDefaultKubeconfig(t *testing.T, s *server) {
 		}
 		args = append(args, s.args[i])
 	}
+	// Also: the scheduler moved off a busy 10259 with an extra argument (the port check and
+	// the health check follow it).
+	s.ns.listen(t, "127.0.0.1:10259")
+	args = append(args, "--kube-scheduler-arg", "secure-port=10359")
 	s.args, s.wrap = append(args, "--debug"), []string{"unshare", "--mount", "--propagation", "private", "--",
 		"sh", "-c", `mount -t tmpfs -o mode=0755 edgek-e2e /etc/edgek && exec "$@"`, "sh"}
 	s.start() // ready: /readyz through the kubeconfig the earlier runs wrote
