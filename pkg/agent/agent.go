@@ -61,6 +61,7 @@ func Components(o Options) ([]daemon.Component, error) {
 		o.Log.Warn("cgroup v1 host: running the kubelet with failCgroupV1=false (Kubernetes >= 1.35 refuses cgroup v1 otherwise); consider booting with systemd.unified_cgroup_hierarchy=1")
 	}
 	driver := host.CgroupDriver(v1)
+	o.Log.Info("cgroups", "version", map[bool]string{true: "v1", false: "v2"}[v1], "driver", driver)
 	resolv, err := host.ResolvConf(a.ResolvConf, filepath.Join(a.AgentDir(), "etc", "resolv.conf"), o.Log)
 	if err != nil {
 		return nil, err
@@ -191,6 +192,7 @@ func nodeCerts(o Options) (*pki.NodeBundle, error) {
 	tls, err := pki.EnsureNode(pki.NodeOptions{
 		Dir: a.TLSDir(), Server: o.ServerTLS, NodeName: a.NodeName,
 		SANs: []string{a.NodeName, hostname, a.NodeIP.String(), "localhost", "127.0.0.1"},
+		Log:  o.Log.With("component", "pki"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("node certificates: %w", err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/fsutil"
@@ -41,6 +42,9 @@ func Run(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	}
 	defer lock.Close()
 	if err := preflight.CheckPorts(preflight.NodePorts()); err != nil {
+		return err
+	}
+	if err := preflight.MemoryCgroup(checkconfig.Env{}); err != nil {
 		return err
 	}
 	if err := joinServer(ctx, a, log); err != nil {
@@ -76,6 +80,7 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	opts := join.Options{ServerURL: a.ServerURL, Token: a.Token, Pinned: pinned, Log: log}
 	rejoin := false
 	if cert, err := currentKubeletCert(a, time.Now()); err == nil && saved != nil && saved.ServerURL == a.ServerURL {
+		warnClockBehind(cert.Leaf, time.Now(), log)
 		rejoin = true
 		opts.ClientCert, opts.Retry, opts.RejectGrace = cert, 30*time.Second, time.Second
 	}
@@ -129,7 +134,10 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	return nil
 }
 
-// currentKubeletCert returns the kubelet's client certificate if it is valid at now.
+// currentKubeletCert returns the kubelet's client certificate unless it has expired at now
+// (cert.Leaf is set). Like the kubelet, it does not refuse a certificate whose NotBefore is
+// still ahead: that means this node's clock is behind (a board without RTC before NTP), and
+// the server, which signed it, judges it by its own clock.
 func currentKubeletCert(a *config.Agent, now time.Time) (*tls.Certificate, error) {
 	path := kubeletClientCert(a)
 	cert, err := tls.LoadX509KeyPair(path, path)
@@ -140,10 +148,19 @@ func currentKubeletCert(a *config.Agent, now time.Time) (*tls.Certificate, error
 	if err != nil {
 		return nil, err
 	}
-	if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
-		return nil, fmt.Errorf("%s is not valid now (%s to %s)", path, leaf.NotBefore, leaf.NotAfter)
+	if now.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("%s expired at %s", path, leaf.NotAfter)
 	}
+	cert.Leaf = leaf
 	return &cert, nil
+}
+
+// warnClockBehind warns when the node's clock is earlier than its certificate's start.
+func warnClockBehind(leaf *x509.Certificate, now time.Time, log *slog.Logger) {
+	if now.Before(leaf.NotBefore) {
+		log.Warn("the system clock is earlier than the kubelet certificate's start: the clock is wrong (no RTC, no NTP yet?); enable NTP (timedatectl set-ntp true) or set the clock (date -s)",
+			"clock", now.UTC().Format(time.RFC3339), "certificate-not-before", leaf.NotBefore.Format(time.RFC3339))
+	}
 }
 
 // resetKubeletCredentials removes the kubelet's kubeconfig and client certificates, so that

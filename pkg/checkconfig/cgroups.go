@@ -143,7 +143,7 @@ func (h *host) checkControllers(mode string, procCgroups map[string]cgroupContro
 }
 
 // checkMemoryCgroup is separate because Raspberry Pi OS and some boards ship with the memory
-// controller disabled, and the fix is specific.
+// controller disabled, and the fix is specific: the file to edit and the words to append.
 func (h *host) checkMemoryCgroup(mode string, procCgroups map[string]cgroupController) Check {
 	c := Check{Name: "memory cgroup", Required: true}
 	if h.availableControllers(mode, procCgroups)["memory"] {
@@ -154,26 +154,90 @@ func (h *host) checkMemoryCgroup(mode string, procCgroups map[string]cgroupContr
 	switch {
 	case known && !pc.enabled:
 		c.Detail = "the memory controller is disabled"
+	case mode == "v2" && known && pc.hierarchy != 0:
+		c.Detail = "the memory controller is bound to a cgroup v1 hierarchy, not to the unified one"
+		c.Fix = "do not mount the memory controller as cgroup v1 (remove that mount from /etc/fstab or the init scripts) and reboot"
+		return c
+	case mode == "v2" && known:
+		c.Detail = "the memory controller is not in " + h.sys("fs/cgroup/cgroup.controllers") + " (not delegated to this cgroup namespace)"
+		c.Fix = "run edgek in the host's cgroup namespace (docker run --cgroupns=host) or delegate the memory controller to its cgroup (systemd: Delegate=yes)"
+		return c
 	case known:
 		c.Detail = "the memory controller is not mounted"
-	default:
+		c.Fix = "mount it (mkdir -p /sys/fs/cgroup/memory && mount -t cgroup -o memory cgroup /sys/fs/cgroup/memory; the init system normally does it) or boot with cgroup v2"
+		return c
+	case !strings.Contains(h.readProc("cmdline"), "cgroup_disable=memory") && h.cmdlineTxt() == "" && !h.isRaspberryPi():
 		c.Detail = "the kernel has no memory controller (CONFIG_MEMCG)"
 		c.Fix = "use a kernel built with CONFIG_MEMCG"
 		return c
+	default:
+		// Raspberry Pi kernels disable it unless cgroup_enable=memory is given.
+		c.Detail = "the memory controller is disabled"
 	}
-	cmdline := h.readProc("cmdline")
-	if slices.Contains(strings.Fields(cmdline), "cgroup_disable=memory") {
+	if slices.Contains(strings.Fields(h.readProc("cmdline")), "cgroup_disable=memory") {
 		c.Detail += " (cgroup_disable=memory is on the kernel command line)"
 	}
-	if h.isRaspberryPi() {
-		c.Fix = "add `cgroup_memory=1 cgroup_enable=memory` to the single line of /boot/firmware/cmdline.txt (/boot/cmdline.txt before Raspberry Pi OS bookworm) and reboot"
-	} else {
-		c.Fix = "add cgroup_enable=memory to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub; cmdline.txt on Raspberry Pi) and reboot"
-	}
+	c.Fix = h.memoryFix()
 	return c
+}
+
+// memoryFix says which file to edit and what to append to enable the memory controller.
+func (h *host) memoryFix() string {
+	const words = "cgroup_memory=1 cgroup_enable=memory"
+	if file := h.cmdlineTxt(); file != "" {
+		fix := "append ` " + words + "` to the end of the single line of " + file + " (same line, separated by a space; not a new line), then reboot"
+		if lines := nonEmptyLines(file); lines > 1 {
+			fix += "; " + file + " has " + fmt.Sprint(lines) + " lines: the kernel reads only the first, join them into one"
+		}
+		return fix
+	}
+	if h.isRaspberryPi() {
+		return "append ` " + words + "` to the end of the single line of /boot/firmware/cmdline.txt (Raspberry Pi OS bookworm and later; /boot/cmdline.txt on older releases), then reboot"
+	}
+	return "add cgroup_enable=memory to the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub; on a Raspberry Pi append `" + words + "` to cmdline.txt) and reboot"
+}
+
+// cmdlineTxt is the Raspberry Pi firmware's kernel command line file, "" when there is none:
+// /boot/firmware/cmdline.txt since Raspberry Pi OS bookworm (and on Ubuntu), /boot/cmdline.txt
+// before.
+func (h *host) cmdlineTxt() string {
+	for _, rel := range []string{"firmware/cmdline.txt", "cmdline.txt"} {
+		if p := filepath.Join(h.BootRoot, rel); exists(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func nonEmptyLines(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func (h *host) isRaspberryPi() bool {
 	b, err := os.ReadFile(h.sys(filepath.Join("firmware", "devicetree", "base", "model")))
 	return err == nil && strings.Contains(string(b), "Raspberry Pi")
+}
+
+// MemoryCgroup checks only the memory cgroup controller, cheaply: edgek server and agent
+// refuse to start without it (the kubelet would fail obscurely). Empty fields of env take
+// DefaultEnv's values.
+func MemoryCgroup(env Env) Check {
+	h := &host{Env: withDefaults(env)}
+	procCgroups := h.readProcCgroups()
+	mode := h.cgroupMode(procCgroups)
+	if mode == "" {
+		return Check{Name: "memory cgroup", Required: true, Detail: "no cgroup filesystem under " + h.sys("fs/cgroup"),
+			Fix: "mount cgroup2 on /sys/fs/cgroup (an init system such as systemd or OpenRC does it)"}
+	}
+	return h.checkMemoryCgroup(mode, procCgroups)
 }

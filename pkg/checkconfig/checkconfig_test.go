@@ -107,6 +107,7 @@ func (s scenario) env(t *testing.T) Env {
 	return Env{
 		ProcRoot:    filepath.Join(root, "proc"),
 		SysRoot:     filepath.Join(root, "sys"),
+		BootRoot:    filepath.Join(root, "boot"),
 		ModulesRoot: filepath.Join(root, "modules"),
 		LookPath: func(name string) (string, error) {
 			for _, p := range s.programs {
@@ -222,7 +223,7 @@ func TestRun(t *testing.T) {
 			},
 			failed: true,
 			want:   map[string]string{"memory cgroup": "✗", "cgroup controllers": "✓"},
-			fix:    map[string]string{"memory cgroup": "cgroup_memory=1 cgroup_enable=memory` to the single line of /boot/firmware/cmdline.txt"},
+			fix:    map[string]string{"memory cgroup": "cgroup_memory=1 cgroup_enable=memory` to the end of the single line of /boot/firmware/cmdline.txt (Raspberry Pi OS bookworm and later; /boot/cmdline.txt on older releases)"},
 			detail: map[string]string{"memory cgroup": "disabled"},
 		},
 		{

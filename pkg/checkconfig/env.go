@@ -21,6 +21,8 @@ type Env struct {
 	ProcRoot string
 	// SysRoot is where sysfs is mounted. Default /sys.
 	SysRoot string
+	// BootRoot is where the boot files are (Raspberry Pi: cmdline.txt). Default /boot.
+	BootRoot string
 	// ModulesRoot holds the kernel modules, one directory per kernel release. Default /lib/modules.
 	ModulesRoot string
 	// LookPath finds a program on PATH. Default exec.LookPath.
@@ -37,6 +39,7 @@ func DefaultEnv() Env {
 	return Env{
 		ProcRoot:    "/proc",
 		SysRoot:     "/sys",
+		BootRoot:    "/boot",
 		ModulesRoot: "/lib/modules",
 		LookPath:    exec.LookPath,
 		KernelConfig: func() (map[string]string, error) {
@@ -104,13 +107,17 @@ type host struct {
 	mods      *moduleIndex // nil when /lib/modules/<release> is unreadable
 }
 
-func newHost(env Env) *host {
+// withDefaults fills the empty fields of env with DefaultEnv's values.
+func withDefaults(env Env) Env {
 	def := DefaultEnv()
 	if env.ProcRoot == "" {
 		env.ProcRoot = def.ProcRoot
 	}
 	if env.SysRoot == "" {
 		env.SysRoot = def.SysRoot
+	}
+	if env.BootRoot == "" {
+		env.BootRoot = def.BootRoot
 	}
 	if env.ModulesRoot == "" {
 		env.ModulesRoot = def.ModulesRoot
@@ -124,6 +131,11 @@ func newHost(env Env) *host {
 	if env.Output == nil {
 		env.Output = def.Output
 	}
+	return env
+}
+
+func newHost(env Env) *host {
+	env = withDefaults(env)
 	h := &host{Env: env}
 	h.release = strings.TrimSpace(h.readProc("sys/kernel/osrelease"))
 	cfg, err := env.KernelConfig()

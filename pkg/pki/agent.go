@@ -2,6 +2,7 @@ package pki
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -19,6 +20,9 @@ type NodeOptions struct {
 	SANs []string
 	// Now returns the current time. Default (nil): time.Now.
 	Now func() time.Time
+	// BuildTime and Log are as in Options.
+	BuildTime time.Time
+	Log       *slog.Logger
 }
 
 // NodeBundle holds the paths of a node's certificates.
@@ -36,16 +40,17 @@ func EnsureNode(opts NodeOptions) (*NodeBundle, error) {
 	if opts.Dir == "" || opts.Server == nil || opts.NodeName == "" {
 		return nil, fmt.Errorf("node pki options: Dir, Server and NodeName must be set")
 	}
-	now := time.Now()
-	if opts.Now != nil {
-		now = opts.Now()
-	}
+	now, build, log := clockDefaults(opts.Now, opts.BuildTime, opts.Log)
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve node pki dir: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create node pki dir: %w", err)
+	}
+	clk, err := loadClock(dir, now, build, log)
+	if err != nil {
+		return nil, err
 	}
 	serverCA, err := loadCA(opts.Server.ServerCACert, opts.Server.ServerCAKey)
 	if err != nil {
@@ -65,7 +70,7 @@ func EnsureNode(opts NodeOptions) (*NodeBundle, error) {
 		{leafSpec{name: "serving-kubelet", ca: serverCA, cn: opts.NodeName, server: true, dns: dns, ips: ips}, &b.KubeletServing},
 		{leafSpec{name: "client-kube-proxy", ca: clientCA, cn: "system:kube-proxy"}, &b.KubeProxy},
 	} {
-		if *l.out, err = ensureLeaf(dir, l.spec, now); err != nil {
+		if *l.out, err = ensureLeaf(dir, l.spec, clk, log); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"path/filepath"
 	"time"
@@ -26,7 +27,8 @@ const (
 	caValidityYears = 10
 	leafValidity    = 365 * 24 * time.Hour
 	renewBefore     = 90 * 24 * time.Hour
-	backdate        = time.Minute // NotBefore = now - backdate, for small clock skew
+	// NotBefore is always the Unix epoch and NotAfter is counted from the clock's floor:
+	// see clock.go.
 )
 
 // authority is a loaded CA.
@@ -66,7 +68,7 @@ func checkCAPairs(dir string, names ...string) error {
 }
 
 // ensureCA loads CA name from dir, or creates it if neither file exists.
-func ensureCA(dir, name string, now time.Time) (*authority, error) {
+func ensureCA(dir, name string, c clock) (*authority, error) {
 	if err := checkCAPairs(dir, name); err != nil {
 		return nil, err
 	}
@@ -78,7 +80,7 @@ func ensureCA(dir, name string, now time.Time) (*authority, error) {
 	if exists {
 		return loadCA(certPath, keyPath)
 	}
-	return createCA(name, certPath, keyPath, now)
+	return createCA(name, certPath, keyPath, c)
 }
 
 func loadCA(certPath, keyPath string) (*authority, error) {
@@ -109,7 +111,7 @@ func loadCA(certPath, keyPath string) (*authority, error) {
 
 // createCA writes a new self-signed CA. The key is written first: a crash in
 // between leaves a key without cert, which checkCAPairs reports.
-func createCA(name, certPath, keyPath string, now time.Time) (*authority, error) {
+func createCA(name, certPath, keyPath string, c clock) (*authority, error) {
 	key, err := newECKey()
 	if err != nil {
 		return nil, fmt.Errorf("create CA %s: %w", name, err)
@@ -120,9 +122,9 @@ func createCA(name, certPath, keyPath string, now time.Time) (*authority, error)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: fmt.Sprintf("edgek-%s@%d", name, now.Unix())},
-		NotBefore:             now.Add(-backdate).UTC(),
-		NotAfter:              now.AddDate(caValidityYears, 0, 0).UTC(),
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("edgek-%s@%d", name, c.at().Unix())},
+		NotBefore:             notBefore,
+		NotAfter:              c.at().AddDate(caValidityYears, 0, 0).UTC(),
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -169,4 +171,19 @@ func writeKey(path string, key crypto.Signer) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return writeFileAtomic(path, data, keyMode)
+}
+
+// warnCAClock warns when a CA does not cover the current clock: made by an edgek that
+// dated it from the wall clock (NotBefore after a clock that went back), or expired.
+// A CA is never replaced on its own (every client trusts it), so TLS fails until the
+// clock is set or the CA is rotated by hand.
+func warnCAClock(a *authority, c clock, log *slog.Logger) {
+	switch {
+	case c.now.Before(a.cert.NotBefore):
+		log.Warn("the system clock is earlier than the start of a CA's validity: connections fail until the clock is set (enable NTP or date -s)",
+			"ca", a.certPath, "not-before", a.cert.NotBefore, "clock", c.now.UTC())
+	case c.at().After(a.cert.NotAfter):
+		log.Error("a CA has expired: every certificate it signed is rejected; create new CAs (remove the data dir's tls directory, then re-join agents)",
+			"ca", a.certPath, "not-after", a.cert.NotAfter, "clock", c.now.UTC())
+	}
 }

@@ -9,8 +9,11 @@ import (
 	"time"
 )
 
-// testNow is the fixed "now" of the tests.
-var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+// testNow is the fixed "now" of the tests; testBuild the build time they run with.
+var (
+	testNow   = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	testBuild = time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+)
 
 func testOptions(t *testing.T) Options {
 	t.Helper()
@@ -19,6 +22,7 @@ func testOptions(t *testing.T) Options {
 		SANs:          []string{"edge-1", "10.0.0.5", "127.0.0.1", "10.43.0.1"},
 		ClusterDomain: "cluster.local",
 		Now:           func() time.Time { return testNow },
+		BuildTime:     testBuild,
 	}
 }
 
@@ -31,7 +35,7 @@ func mustEnsure(t *testing.T, opts Options) *Bundle {
 	return b
 }
 
-// snapshot returns the content of every file in dir by name.
+// snapshot returns the content of every file in dir by name, but the last-seen time.
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
@@ -40,6 +44,9 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	}
 	files := make(map[string]string, len(entries))
 	for _, e := range entries {
+		if e.Name() == lastSeenFile {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			t.Fatal(err)

@@ -7,12 +7,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 )
 
 // leafSpec describes one leaf certificate.
@@ -35,7 +35,7 @@ func (s leafSpec) usage() x509.ExtKeyUsage {
 
 // ensureLeaf reuses the leaf in dir if it is still good (see renewReason) and
 // otherwise issues a new one, keeping the existing key if it parses.
-func ensureLeaf(dir string, spec leafSpec, now time.Time) (CertPair, error) {
+func ensureLeaf(dir string, spec leafSpec, c clock, log *slog.Logger) (CertPair, error) {
 	certPath, keyPath := pairPaths(dir, spec.name)
 	pair := CertPair{Cert: certPath, Key: keyPath}
 	keyPEM, err := readOptional(keyPath)
@@ -48,8 +48,13 @@ func ensureLeaf(dir string, spec leafSpec, now time.Time) (CertPair, error) {
 	}
 	key, err := parseKey(keyPEM)
 	if err == nil {
-		if cert, err := parseCert(certPEM); err == nil && renewReason(cert, key, spec, now) == "" {
+		cert, err := parseCert(certPEM)
+		if err != nil {
+			log.Info("issuing certificate", "name", spec.name, "reason", "none or unreadable")
+		} else if reason := renewReason(cert, key, spec, c); reason == "" {
 			return pair, nil
+		} else {
+			log.Info("renewing certificate", "name", spec.name, "reason", reason)
 		}
 	} else {
 		// Missing or unusable key: a leaf key is cheap to replace.
@@ -60,7 +65,7 @@ func ensureLeaf(dir string, spec leafSpec, now time.Time) (CertPair, error) {
 			return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
 		}
 	}
-	der, err := issueLeaf(spec, key, now)
+	der, err := issueLeaf(spec, key, c)
 	if err != nil {
 		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
 	}
@@ -70,21 +75,28 @@ func ensureLeaf(dir string, spec leafSpec, now time.Time) (CertPair, error) {
 	return pair, nil
 }
 
-// renewReason says why cert must be reissued, or "" if it can be kept.
-func renewReason(cert *x509.Certificate, key crypto.Signer, spec leafSpec, now time.Time) string {
+// renewReason says why cert must be reissued, or "" if it can be kept. Validity is judged
+// at c.at(), so that a clock in the past neither renews good certificates nor renews them
+// at every start.
+func renewReason(cert *x509.Certificate, key crypto.Signer, spec leafSpec, c clock) string {
 	if !keyMatches(cert.PublicKey, key) {
 		return "key does not match certificate"
 	}
 	_, err := cert.Verify(x509.VerifyOptions{
 		Roots:       poolOf(spec.ca.cert),
-		CurrentTime: now,
+		CurrentTime: c.at(),
 		KeyUsages:   []x509.ExtKeyUsage{spec.usage()},
 	})
 	if err != nil {
 		return "does not verify against its CA"
 	}
-	if cert.NotAfter.Sub(now) < renewBefore {
+	if cert.NotAfter.Sub(c.at()) < renewBefore {
 		return "expires soon"
+	}
+	if c.now.Before(cert.NotBefore) && !c.now.Before(spec.ca.cert.NotBefore) {
+		// Made by an edgek that dated certificates from the wall clock; its replacement
+		// starts at the epoch, so this happens once.
+		return "not valid yet at the system clock"
 	}
 	if cert.Subject.CommonName != spec.cn || !sameSet(cert.Subject.Organization, spec.orgs) {
 		return "subject differs"
@@ -96,7 +108,7 @@ func renewReason(cert *x509.Certificate, key crypto.Signer, spec leafSpec, now t
 }
 
 // issueLeaf signs a certificate for key as described by spec.
-func issueLeaf(spec leafSpec, key crypto.Signer, now time.Time) ([]byte, error) {
+func issueLeaf(spec leafSpec, key crypto.Signer, c clock) ([]byte, error) {
 	serial, err := randomSerial()
 	if err != nil {
 		return nil, err
@@ -104,8 +116,8 @@ func issueLeaf(spec leafSpec, key crypto.Signer, now time.Time) ([]byte, error) 
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: spec.cn, Organization: spec.orgs},
-		NotBefore:             now.Add(-backdate).UTC(),
-		NotAfter:              now.Add(leafValidity).UTC(),
+		NotBefore:             notBefore,
+		NotAfter:              c.at().Add(leafValidity).UTC(),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{spec.usage()},
 		BasicConstraintsValid: true,

@@ -11,10 +11,13 @@ package pki
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgek-io/edgek/pkg/version"
 )
 
 // Options describes the certificates a server needs. Built once by the caller.
@@ -30,6 +33,11 @@ type Options struct {
 	ClusterDomain string
 	// Now returns the current time. Default (nil): time.Now.
 	Now func() time.Time
+	// BuildTime is a time the clock cannot really be before (see clock.go). Default (zero):
+	// version.BuildTime(), when this edgek was built.
+	BuildTime time.Time
+	// Log receives the warnings about a wrong clock and the renewals. Default (nil): none.
+	Log *slog.Logger
 }
 
 // Bundle holds the absolute paths of everything Ensure produced.
@@ -76,6 +84,21 @@ func (o Options) now() time.Time {
 	return o.Now()
 }
 
+// clockDefaults fills in the defaults of the clock-related options.
+func clockDefaults(now func() time.Time, build time.Time, log *slog.Logger) (time.Time, time.Time, *slog.Logger) {
+	t := time.Now()
+	if now != nil {
+		t = now()
+	}
+	if build.IsZero() {
+		build = version.BuildTime()
+	}
+	if log == nil {
+		log = discardLog
+	}
+	return t, build, log
+}
+
 func (o Options) validate() error {
 	var errs []error
 	if o.Dir == "" {
@@ -104,12 +127,17 @@ func Ensure(opts Options) (*Bundle, error) {
 	if err := checkCAPairs(dir, serverCAName, clientCAName, requestHeaderCAName); err != nil {
 		return nil, err
 	}
-	now := opts.now()
+	now, build, log := clockDefaults(opts.Now, opts.BuildTime, opts.Log)
+	clk, err := loadClock(dir, now, build, log)
+	if err != nil {
+		return nil, err
+	}
 	cas := make(map[string]*authority, 3)
 	for _, name := range []string{serverCAName, clientCAName, requestHeaderCAName} {
-		if cas[name], err = ensureCA(dir, name, now); err != nil {
+		if cas[name], err = ensureCA(dir, name, clk); err != nil {
 			return nil, err
 		}
+		warnCAClock(cas[name], clk, log)
 	}
 	b := &Bundle{}
 	b.ServerCACert, b.ServerCAKey = cas[serverCAName].certPath, cas[serverCAName].keyPath
@@ -120,7 +148,7 @@ func Ensure(opts Options) (*Bundle, error) {
 	}
 	var serving CertPair
 	for _, l := range leafSpecs(opts, cas, b, &serving) {
-		if *l.out, err = ensureLeaf(dir, l.spec, now); err != nil {
+		if *l.out, err = ensureLeaf(dir, l.spec, clk, log); err != nil {
 			return nil, err
 		}
 	}

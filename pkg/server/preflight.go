@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/preflight"
 )
@@ -21,8 +22,8 @@ func (l locks) Close() error {
 }
 
 // checkPreflight checks what would make start-up fail half-way, before anything is
-// written: the data dir is writable, no other edgek uses it, the ports are free and the
-// kubeconfig can be written. It returns the held data-dir locks.
+// written: the data dir is writable, no other edgek uses it, a local node has the memory
+// cgroup, the ports are free and the kubeconfig can be written. It returns the held data-dir locks.
 func checkPreflight(c *config.Server) (io.Closer, error) {
 	if err := preflight.WritableDir(c.ServerDir(), c.DataDir); err != nil {
 		return nil, err
@@ -39,6 +40,10 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 		preflight.LoopbackPort(c.ControllerManagerSecurePort(), "kube-controller-manager"),
 	}
 	if !c.DisableAgent {
+		if err := preflight.MemoryCgroup(checkconfig.Env{}); err != nil {
+			held.Close()
+			return nil, err
+		}
 		a := c.Agent("")
 		if err := preflight.WritableDir(a.AgentDir(), c.DataDir); err != nil {
 			held.Close()

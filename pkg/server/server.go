@@ -28,7 +28,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	}
 	defer lock.Close()
 
-	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: c.ServingSANs(), ClusterDomain: c.ClusterDomain})
+	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: c.ServingSANs(), ClusterDomain: c.ClusterDomain, Log: log.With("component", "pki")})
 	if err != nil {
 		return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
 	}

@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,18 @@ func TestConfig(t *testing.T) {
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("config lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+// The kubelet's cgroupDriver and runc's SystemdCgroup come from one host fact (agent.go).
+func TestConfigSystemdCgroup(t *testing.T) {
+	a := &config.Agent{DataDir: "/var/lib/edgek"}
+	for _, systemd := range []bool{true, false} {
+		got := Config(a, Host{BinDir: "/bin", SystemdCgroup: systemd})
+		want := fmt.Sprintf("SystemdCgroup = %t", systemd)
+		if !strings.Contains(got, want) || strings.Count(got, "SystemdCgroup") != 1 {
+			t.Errorf("config lacks %q (once):\n%s", want, got)
 		}
 	}
 }

@@ -8,27 +8,61 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
-// CgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid).
-func CgroupV1(sysRoot string) bool {
-	_, err := os.Stat(sysRoot + "/fs/cgroup/cgroup.controllers")
-	return err != nil
+// CgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid): whether
+// <sysRoot>/fs/cgroup is anything but the cgroup2 file system.
+func CgroupV1(sysRoot string) bool { return !isCgroup2(sysRoot+"/fs/cgroup", statfsType) }
+
+// isCgroup2 tells cgroup v2 by the file system's magic number; when statfs fails, by the
+// cgroup.controllers file only the v2 root has.
+func isCgroup2(dir string, fsType func(string) (int64, error)) bool {
+	if t, err := fsType(dir); err == nil {
+		return t == unix.CGROUP2_SUPER_MAGIC
+	}
+	_, err := os.Stat(dir + "/cgroup.controllers")
+	return err == nil
 }
 
-// CgroupDriver follows the host: systemd manages cgroups only where it is init and cgroups
-// are unified; everywhere else the kubelet and runc manage them directly.
-func CgroupDriver(v1 bool) string { return cgroupDriver(v1, "/run/systemd/system") }
-
-func cgroupDriver(v1 bool, systemdDir string) string {
-	if _, err := os.Stat(systemdDir); err == nil && !v1 {
-		return "systemd"
+func statfsType(path string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, err
 	}
-	return "cgroupfs"
+	return int64(st.Type), nil
+}
+
+// CgroupDriver follows the host: systemd manages cgroups only where it is PID 1 (and has
+// booted the system: /run/systemd/system) and cgroups are unified; everywhere else (cgroup
+// v1, OpenRC, a container whose init is not systemd) the kubelet and runc manage them
+// directly. The kubelet and containerd's runc must be given the same driver.
+func CgroupDriver(v1 bool) string { return cgroupDriver(v1, "/run/systemd/system", "/proc/1") }
+
+func cgroupDriver(v1 bool, systemdDir, proc1 string) string {
+	if v1 {
+		return "cgroupfs"
+	}
+	if fi, err := os.Stat(systemdDir); err != nil || !fi.IsDir() || !initIsSystemd(proc1) {
+		return "cgroupfs"
+	}
+	return "systemd"
+}
+
+// initIsSystemd reports whether the process whose /proc dir is proc1 is systemd: by its name
+// (systemd names itself so even when started as /sbin/init), else by its executable.
+func initIsSystemd(proc1 string) bool {
+	if comm, err := os.ReadFile(proc1 + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "systemd" {
+		return true
+	}
+	exe, err := os.Readlink(proc1 + "/exe")
+	return err == nil && filepath.Base(exe) == "systemd"
 }
 
 // ResolvConf picks the resolv.conf pods (and CoreDNS's forwarding) inherit: the given one,

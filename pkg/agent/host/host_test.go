@@ -1,12 +1,15 @@
 package host
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func write(t *testing.T, dir, name, content string) string {
@@ -71,32 +74,75 @@ func TestResolvConf(t *testing.T) {
 	}
 }
 
-func TestCgroups(t *testing.T) {
-	sys := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(sys, "fs", "cgroup"), 0o755); err != nil {
+func TestCgroupV2ByMagic(t *testing.T) {
+	dir := t.TempDir()
+	fsType := func(magic int64, err error) func(string) (int64, error) {
+		return func(string) (int64, error) { return magic, err }
+	}
+	const tmpfs = 0x01021994
+	if !isCgroup2(dir, fsType(unix.CGROUP2_SUPER_MAGIC, nil)) {
+		t.Error("cgroup2 magic: want v2")
+	}
+	if isCgroup2(dir, fsType(tmpfs, nil)) {
+		t.Error("tmpfs at /sys/fs/cgroup (v1 or hybrid): want not v2")
+	}
+	failed := fsType(0, errors.New("statfs failed"))
+	if isCgroup2(dir, failed) {
+		t.Error("statfs failed, no cgroup.controllers: want not v2")
+	}
+	write(t, dir, "cgroup.controllers", "cpu memory pids\n")
+	if !isCgroup2(dir, failed) {
+		t.Error("statfs failed, cgroup.controllers present: want v2")
+	}
+	// This machine: whatever it is, the magic and the file must agree.
+	if got, byFile := CgroupV1("/sys"), !isCgroup2("/sys/fs/cgroup", failed); got != byFile {
+		t.Errorf("CgroupV1(/sys) = %t by magic, %t by cgroup.controllers", got, byFile)
+	}
+}
+
+func TestCgroupDriver(t *testing.T) {
+	dir := t.TempDir()
+	systemd, absent := filepath.Join(dir, "run-systemd-system"), filepath.Join(dir, "absent")
+	if err := os.Mkdir(systemd, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if !CgroupV1(sys) {
-		t.Error("no cgroup.controllers at the root: want cgroup v1 (or hybrid)")
+	notDir := write(t, dir, "file", "")
+	// proc1 returns a fake /proc/1 with that comm ("" for none) and exe link ("" for none).
+	proc1 := func(comm, exe string) string {
+		p, err := os.MkdirTemp(dir, "proc1-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if comm != "" {
+			write(t, p, "comm", comm+"\n")
+		}
+		if exe != "" {
+			if err := os.Symlink(exe, filepath.Join(p, "exe")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
 	}
-	write(t, filepath.Join(sys, "fs", "cgroup"), "cgroup.controllers", "cpu memory pids\n")
-	if CgroupV1(sys) {
-		t.Error("cgroup.controllers at the root: want cgroup v2")
-	}
-	systemd := t.TempDir()
-	absent := filepath.Join(systemd, "absent")
-	for _, tt := range []struct {
+	systemdInit := proc1("systemd", "/usr/lib/systemd/systemd")
+	tests := []struct {
+		name       string
 		v1         bool
 		systemdDir string
+		proc1      string
 		want       string
 	}{
-		{false, systemd, "systemd"},
-		{true, systemd, "cgroupfs"},
-		{false, absent, "cgroupfs"},
-		{true, absent, "cgroupfs"},
-	} {
-		if got := cgroupDriver(tt.v1, tt.systemdDir); got != tt.want {
-			t.Errorf("cgroupDriver(v1=%t, systemd init=%t) = %s, want %s", tt.v1, tt.systemdDir == systemd, got, tt.want)
+		{"cgroup v2, systemd is PID 1", false, systemd, systemdInit, "systemd"},
+		{"cgroup v2, systemd started as /sbin/init, unreadable comm", false, systemd, proc1("", "/lib/systemd/systemd"), "systemd"},
+		{"cgroup v1 with systemd", true, systemd, systemdInit, "cgroupfs"},
+		{"cgroup v2, OpenRC", false, absent, proc1("init", "/sbin/openrc-init"), "cgroupfs"},
+		{"cgroup v2, container sharing the host's /run", false, systemd, proc1("edgek", "/bin/edgek"), "cgroupfs"},
+		{"cgroup v2, /run/systemd/system not a dir", false, notDir, systemdInit, "cgroupfs"},
+		{"cgroup v2, unreadable /proc/1", false, systemd, proc1("", ""), "cgroupfs"},
+		{"cgroup v1, no systemd", true, absent, proc1("init", "/sbin/init"), "cgroupfs"},
+	}
+	for _, tt := range tests {
+		if got := cgroupDriver(tt.v1, tt.systemdDir, tt.proc1); got != tt.want {
+			t.Errorf("%s: cgroupDriver = %s, want %s", tt.name, got, tt.want)
 		}
 	}
 }

@@ -35,9 +35,14 @@ func Config(a *config.Agent, tls *pki.NodeBundle, h Host) string {
 	w("authorization:")
 	w("  mode: Webhook")
 	w("  webhook: {cacheAuthorizedTTL: 5m0s, cacheUnauthorizedTTL: 30s}")
+	// With the systemd driver the kubelet puts pods in kubepods.slice (cgroupRoot "/",
+	// cgroupsPerQOS) and runc puts containers in scopes under it; with cgroupfs in
+	// /sys/fs/cgroup/kubepods. Neither needs cgroupRoot or reserved-cgroup settings.
 	w("cgroupDriver: %s", h.CgroupDriver)
-	// Kubernetes >= 1.35 refuses cgroup v1 unless told otherwise; many edge images still use it.
-	w("failCgroupV1: %t", !h.CgroupV1)
+	if h.CgroupV1 {
+		// Kubernetes >= 1.35 refuses cgroup v1 unless told otherwise; many edge images still use it.
+		w("failCgroupV1: false")
+	}
 	w("clusterDNS: [%q]", a.ClusterDNS.String())
 	w("clusterDomain: %s", a.ClusterDomain)
 	w("containerRuntimeEndpoint: %q", "unix://"+a.ContainerdSocket())

@@ -26,11 +26,20 @@ func TestConfig(t *testing.T) {
 	}{
 		{"cgroup v1 host", Host{CgroupDriver: "cgroupfs", CgroupV1: true, ResolvConf: "/etc/resolv.conf"},
 			[]string{"failCgroupV1: false", "cgroupDriver: cgroupfs", `resolvConf: "/etc/resolv.conf"`}},
-		{"cgroup v2 systemd host", Host{CgroupDriver: "systemd"}, []string{"failCgroupV1: true", "cgroupDriver: systemd"}},
+		{"cgroup v2 systemd host", Host{CgroupDriver: "systemd"}, []string{"cgroupDriver: systemd"}},
+		{"cgroup v2 without systemd", Host{CgroupDriver: "cgroupfs"}, []string{"cgroupDriver: cgroupfs"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Config(agent(), tls, tt.host)
+			if !tt.host.CgroupV1 && strings.Contains(got, "failCgroupV1") {
+				t.Errorf("cgroup v2 host: failCgroupV1 must not be set:\n%s", got)
+			}
+			for _, key := range []string{"cgroupRoot", "kubeReservedCgroup", "systemReservedCgroup", "kubeletCgroups"} {
+				if strings.Contains(got, key) {
+					t.Errorf("%s set: with the systemd driver pods must land in kubepods.slice under the default root:\n%s", key, got)
+				}
+			}
 			for _, w := range append(tt.want,
 				`clusterDNS: ["10.43.0.10"]`,
 				`containerRuntimeEndpoint: "unix:///run/edgek/containerd/containerd.sock"`,
