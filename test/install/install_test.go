@@ -15,14 +15,8 @@ import (
 
 const script = "../../scripts/install.sh"
 
-// fakeEdgek answers --version like edgek and has no killall subcommand yet.
-const fakeEdgek = `#!/bin/sh
-case "$1" in
---version) echo "edgek version v0.0.0-test"; exit 0 ;;
-killall) exit 1 ;;
-esac
-exit 0
-`
+// fakeEdgek answers --version like edgek and logs killall calls.
+var fakeEdgek = fakeBinary("v0.0.0-test", "local")
 
 // token is what EDGEK_TOKEN holds in the tests; it must never be printed.
 const token = "K10deadbeef::server:hunter2-secret"
@@ -64,6 +58,8 @@ func (d dirs) environ(extra map[string]string) []string {
 		"INSTALL_EDGEK_CONFIG_DIR":  d.config,
 		"INSTALL_EDGEK_SKIP_START":  "true",
 		"INSTALL_EDGEK_SKIP_ENABLE": "true",
+		// Never the default (a real host): a test that downloads by mistake fails here.
+		"INSTALL_EDGEK_URL": "https://127.0.0.1:1/no-download-expected",
 	}
 	for k, v := range extra {
 		if v == "" {
@@ -80,9 +76,15 @@ func (d dirs) environ(extra map[string]string) []string {
 	return out
 }
 
+// run runs the shell script name with sh (dash on Debian).
 func run(t *testing.T, env []string, name string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), "sh", append([]string{name}, args...)...)
+	return runProg(t, env, "sh", append([]string{name}, args...)...)
+}
+
+func runProg(t *testing.T, env []string, prog string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), prog, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -225,8 +227,25 @@ func TestInstall(t *testing.T) {
 			env:  map[string]string{"INSTALL_EDGEK_EXEC": "server --disable-agent"},
 			args: []string{"--node-label", "zone=a b", "--token=" + token},
 			check: func(t *testing.T, d dirs, out string) {
-				assertUnit(t, d, "edgek", `server --disable-agent --node-label "zone=a b" --token=`+token)
-				assertContains(t, "output", out, "--token=***", "prefer EDGEK_TOKEN")
+				unit := assertUnit(t, d, "edgek", `server --disable-agent --node-label "zone=a b"`)
+				if strings.Contains(unit, token) {
+					t.Errorf("the token is in the unit (readable by every user):\n%s", unit)
+				}
+				assertContains(t, "env file", envFile(t, d, "edgek"), `EDGEK_TOKEN="`+token+`"`)
+				assertContains(t, "output", out, "the value of --token goes to the env file")
+			},
+		},
+		{
+			name: "secret flags go to the env file",
+			env:  map[string]string{"EDGEK_TOKEN": "overridden"},
+			args: []string{"server", "--datastore-endpoint", "postgres://u:" + token + "@db/edgek", "--token", token, "--tls-san", "a"},
+			check: func(t *testing.T, d dirs, _ string) {
+				assertUnit(t, d, "edgek", "server --tls-san a")
+				env := envFile(t, d, "edgek")
+				assertContains(t, "env file", env, `EDGEK_TOKEN="`+token+`"`, `EDGEK_DATASTORE_ENDPOINT="postgres://u:`+token+`@db/edgek"`)
+				if strings.Contains(env, "overridden") {
+					t.Errorf("EDGEK_TOKEN from the environment wins over --token:\n%s", env)
+				}
 			},
 		},
 		{
@@ -242,12 +261,24 @@ func TestInstall(t *testing.T) {
 			fail: "'server' or 'agent'",
 		},
 		{
-			name: "no binary source",
-			env:  map[string]string{"INSTALL_EDGEK_BIN": ""},
-			fail: "INSTALL_EDGEK_BIN",
-			check: func(t *testing.T, d dirs, out string) {
-				assertContains(t, "output", out, "EDGEK_DOWNLOAD_URL")
-			},
+			name: "flag without a value",
+			args: []string{"agent", "--token"},
+			fail: "--token needs a value",
+		},
+		{
+			name: "EDGEK_DOWNLOAD_URL is no longer read",
+			env:  map[string]string{"INSTALL_EDGEK_BIN": "", "EDGEK_DOWNLOAD_URL": "https://downloads.example/edgek"},
+			fail: "EDGEK_DOWNLOAD_URL is no longer read: set INSTALL_EDGEK_URL",
+		},
+		{
+			name: "no opt-out of verification",
+			env:  map[string]string{"INSTALL_EDGEK_BIN": "", "INSTALL_EDGEK_SKIP_VERIFY": "true"},
+			fail: "INSTALL_EDGEK_SKIP_VERIFY is not supported",
+		},
+		{
+			name: "relative data dir",
+			args: []string{"server", "--data-dir", "data"},
+			fail: "DATA_DIR must be an absolute path",
 		},
 		{
 			name: "binary that does not run",
@@ -309,13 +340,12 @@ func TestInstall(t *testing.T) {
 				"EDGEK_TOKEN":        token,
 				"EDGEK_NODE_NAME":    `it's "a" $b \c ` + "`d`",
 				"EDGEK_DATA_DIR":     "{root}/data",
-				"EDGEK_DOWNLOAD_URL": "https://downloads.example/edgek",
 				"INSTALL_EDGEK_EXEC": "server",
 				"OTHER_VAR":          "not saved",
 			},
 			check: func(t *testing.T, d dirs, _ string) {
 				env := envFile(t, d, "edgek")
-				for _, no := range []string{"INSTALL_", "OTHER_VAR", "EDGEK_DOWNLOAD_URL"} {
+				for _, no := range []string{"INSTALL_", "OTHER_VAR"} {
 					if strings.Contains(env, no) {
 						t.Errorf("env file contains %s:\n%s", no, env)
 					}
@@ -396,9 +426,11 @@ func TestUninstall(t *testing.T) {
 	if strings.Contains(out, token) {
 		t.Errorf("the token appears in the uninstaller's output:\n%s", out)
 	}
+	assertContains(t, "killall log", readFile(t, filepath.Join(d.root, "killall.log")), "killall EDGEK_DATA_DIR="+d.data)
 	assertMissing(t,
 		filepath.Join(d.bin, "edgek"),
 		filepath.Join(d.bin, "ctr"),
+		filepath.Join(d.bin, "edgek-killall.sh"),
 		uninstall,
 		filepath.Join(d.systemd, "edgek.service"),
 		filepath.Join(d.systemd, "edgek.service.env"),
