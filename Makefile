@@ -1,4 +1,5 @@
-# edgek build and test entry points. `make build` gives bin/edgek; `make test` is what CI runs.
+# edgek build and test entry points. `make build` gives bin/edgek; `make test` is what CI runs;
+# `make release` gives dist/ (every arch; scripts/release.sh).
 SHELL := /bin/bash
 GO ?= go
 # One set of build flags for build, vet and test, so that they share the build cache
@@ -9,12 +10,15 @@ export CGO_ENABLED := 0
 K8S_VERSION := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes 2>/dev/null)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+# Where `make build` writes the binary (scripts/release.sh sets dist/edgek-<arch>).
+BIN ?= bin/edgek
 CV := k8s.io/component-base/version
 CG := k8s.io/client-go/pkg/version
 LDFLAGS := -s -w \
 	-X github.com/edgek-io/edgek/pkg/version.Version=$(VERSION) \
 	-X github.com/edgek-io/edgek/pkg/version.GitCommit=$(COMMIT) \
+	-X github.com/edgek-io/edgek/pkg/version.BuildDate=$(BUILD_DATE) \
 	-X $(CV).gitVersion=$(K8S_VERSION) -X $(CV).gitMajor=1 -X $(CV).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))) \
 	-X $(CV).gitTreeState=clean -X $(CV).buildDate=$(BUILD_DATE) \
 	-X $(CG).gitVersion=$(K8S_VERSION) -X $(CG).gitMajor=1 -X $(CG).gitMinor=$(word 2,$(subst ., ,$(K8S_VERSION))) \
@@ -25,21 +29,26 @@ UNIT_PKGS = $(shell $(GO) list ./... | grep -v /test/e2e)
 # module in build/tools. The archive is generated and embedded, so build, vet and unit need it.
 DATA := pkg/data/assets/data.tar.zst
 DATA_INPUTS := scripts/build-data.sh $(shell find build/tools build/crictl build/coredns build/dashboard -type f 2>/dev/null)
-# A GOARCH other than the one the archive was built for forces a rebuild (which refuses a
-# non-native GOARCH for now).
+# A GOARCH other than the one the archive was built for forces a rebuild (GOARCH=arm64 or arm,
+# with GOARM=7, cross-compile; see scripts/build-data.sh).
 DATA_ARCH := $(shell $(GO) env GOARCH)
 DATA_FORCE := $(if $(filter $(DATA_ARCH),$(shell cat pkg/data/assets/data.goarch 2>/dev/null)),,FORCE)
 
-.PHONY: build run test unit e2e bench deps vet fmt clean data FORCE
+.PHONY: build run test unit e2e bench deps vet fmt clean data release FORCE
 
 build: $(DATA)
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/edgek ./cmd/edgek
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/edgek
 
 # A single-node server from a checkout (root; state in /var/lib/edgek).
 run: build
 	sudo ./bin/edgek server
 
 data: $(DATA)
+
+# dist/edgek-{amd64,arm64,armhf}, their compressed downloads, sha256sum-<arch>.txt and version
+# (the release contract); leaves the native data archive in place.
+release:
+	VERSION='$(VERSION)' ./scripts/release.sh
 
 $(DATA): $(DATA_INPUTS) $(DATA_FORCE)
 	./scripts/build-data.sh
@@ -50,6 +59,7 @@ deps:
 vet: $(DATA)
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./test/e2e/
+	$(GO) vet -tags vm ./test/vm/
 	GOFLAGS=-mod=readonly $(GO) -C build/tools vet ./...
 	GOFLAGS=-mod=readonly $(GO) -C build/coredns vet ./...
 	GOFLAGS=-mod=readonly $(GO) -C build/dashboard vet ./...
@@ -73,4 +83,16 @@ fmt:
 	gofmt -w cmd pkg test build manifests
 
 clean:
-	rm -rf bin build/out $(DATA) pkg/data/assets/data.goarch
+	rm -rf bin dist build/out $(DATA) pkg/data/assets/data.goarch
+
+# Real-VM tests (test/vm): Debian bookworm guests with systemd and cgroup v2 under qemu (TCG),
+# driven over SSH through the README's `curl | sh`. The image is built once by
+# scripts/vm-image.sh and cached in /var/cache/edgek-vm. Serves dist/ (EDGEK_DIST) when it holds
+# the arch's binary, else bin/edgek. Needs root.
+.PHONY: vm-test vm-test-arm64
+vm-test: build
+	EDGEK_VM_ARCH=amd64 $(GO) test -tags vm -count=1 -timeout 85m -v ./test/vm/
+
+# Emulated arm64 (slow: not in CI); needs dist/edgek-arm64 (`make release`). Server scenario.
+vm-test-arm64:
+	EDGEK_VM_ARCH=arm64 $(GO) test -tags vm -count=1 -timeout 180m -v -run 'TestServer$$' ./test/vm/

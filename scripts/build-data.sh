@@ -6,9 +6,11 @@
 # with its sha256 in data.sha256 and its GOARCH in data.goarch.
 # `make data` runs it when an input changed.
 #
-# Only the native architecture is supported for now: runc needs cgo and a static libseccomp,
-# so a cross build would need a cross compiler and a foreign libseccomp-dev. Pure-Go pieces honour
-# GOARCH, but a GOARCH other than the host's is refused.
+# GOARCH picks the target: amd64, arm64 or arm (GOARM=7 only: Debian's armhf). The binaries go to
+# build/out/<goarch>/bin, so arches do not overwrite each other; the archive is also kept there
+# (build/out/<goarch>/data.tar.zst) beside the one it installs into pkg/data/assets. runc needs cgo
+# and a static libseccomp: a foreign GOARCH is built with Debian's cross compiler
+# (<triplet>-gcc) and its multiarch libseccomp-dev:<arch>; CC overrides the compiler.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,21 +24,47 @@ plugins=(bridge host-local loopback portmap)
 export GOFLAGS="-mod=readonly -buildvcs=false" GOWORK=off
 goarch=${GOARCH:-$(go env GOARCH)}
 hostarch=$(go env GOHOSTARCH)
-if [[ $goarch != "$hostarch" ]]; then
-  echo "build-data: GOARCH=$goarch: only native builds ($hostarch) are supported (runc needs cgo)" >&2
+case $goarch in
+amd64) triplet=x86_64-linux-gnu debarch=amd64 qemu=qemu-x86_64-static ;;
+arm64) triplet=aarch64-linux-gnu debarch=arm64 qemu=qemu-aarch64-static ;;
+arm)
+  triplet=arm-linux-gnueabihf debarch=armhf qemu=qemu-arm-static
+  if [[ ${GOARM:-7} != 7 ]]; then
+    echo "build-data: GOARM=$GOARM: only GOARM=7 is supported (runc's C code is built for Debian's armhf, ARMv7)" >&2
+    exit 1
+  fi
+  export GOARM=7
+  ;;
+*)
+  echo "build-data: GOARCH=$goarch is not supported; use amd64, arm64 or arm (GOARM=7)" >&2
   exit 1
-fi
+  ;;
+esac
 export GOARCH=$goarch GOOS=linux
+native=false
+[[ $goarch == "$hostarch" ]] && native=true
 
-cc=${CC:-gcc}
+# Programs that run here during the build (packdata) are built for the host.
+hostgo() { env -u GOARM GOARCH="$hostarch" go "$@"; }
+
+if $native; then
+  cc=${CC:-gcc}
+  fix="sudo apt-get install -y gcc libc6-dev libseccomp-dev"
+else
+  cc=${CC:-$triplet-gcc}
+  fix="sudo dpkg --add-architecture $debarch && sudo apt-get update &&
+  sudo apt-get install -y gcc-$triplet libc6-dev-$debarch-cross libseccomp-dev:$debarch"
+  # cgo's pkg-config (libseccomp-golang) must read the target's libseccomp.pc, not the host's.
+  export PKG_CONFIG_LIBDIR=/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig
+fi
 if ! command -v "$cc" >/dev/null || ! echo '#include <seccomp.h>' | "$cc" -E - >/dev/null 2>&1 ||
-  [[ $("$cc" -print-file-name=libseccomp.a) != /* ]]; then
-  cat >&2 <<EOF
-build-data: runc is built with cgo against a static libseccomp; $cc, seccomp.h or libseccomp.a
-is missing. On Debian/Ubuntu install them with:
-  sudo apt-get install -y gcc libc6-dev libseccomp-dev
+  [[ $("$cc" -print-file-name=libseccomp.a) != /* ]] || ! pkg-config --exists libseccomp; then
+  cat >&2 <<EOT
+build-data: runc ($goarch) is built with cgo against a static libseccomp; $cc, seccomp.h,
+libseccomp.a or its pkg-config file is missing. On Debian/Ubuntu install them with:
+  $fix
 (or run: sudo ./scripts/ci-deps.sh)
-EOF
+EOT
   exit 1
 fi
 
@@ -44,7 +72,7 @@ out=$root/build/out/$goarch
 rm -rf "$out"
 mkdir -p "$out/bin" "$assets"
 
-echo "build-data: runc ($goarch)"
+echo "build-data: runc ($goarch, CC=$cc)"
 CGO_ENABLED=1 CC=$cc go -C "$tools" build -trimpath -tags "seccomp netgo osusergo" \
   -ldflags '-s -w -extldflags "-static"' -o "$out/bin/runc" github.com/opencontainers/runc
 
@@ -71,16 +99,24 @@ GONOSUMDB=sigs.k8s.io/cri-tools CGO_ENABLED=0 go -C "$root/build/crictl" build -
 
 # CoreDNS with only the plugins a cluster DNS needs, from its own module (build/coredns/main.go):
 # edgek builds the CoreDNS addon's image from it at start-up. The check below makes sure the
-# binary carries every plugin manifests/coredns.yaml's Corefile uses.
+# binary carries every plugin manifests/coredns.yaml's Corefile uses. A foreign binary runs
+# under qemu-user when it is installed (qemu-user-static; called directly, no binfmt needed);
+# without it the check is skipped, with a message: the plugin list does not depend on the arch.
 echo "build-data: coredns"
 CGO_ENABLED=0 go -C "$root/build/coredns" build -trimpath -ldflags '-s -w' -o "$out/bin/coredns" .
-have=$("$out/bin/coredns" -plugins)
-for p in cache errors forward health hosts kubernetes loadbalance log loop prometheus ready reload; do
-  if ! grep -qx "$p" <<<"$have"; then
-    echo "build-data: coredns lacks plugin $p; it has: ${have//$'\n'/ }" >&2
-    exit 1
-  fi
-done
+run=()
+$native || run=("$qemu")
+if $native || command -v "$qemu" >/dev/null; then
+  have=$("${run[@]}" "$out/bin/coredns" -plugins)
+  for p in cache errors forward health hosts kubernetes loadbalance log loop prometheus ready reload; do
+    if ! grep -qx "$p" <<<"$have"; then
+      echo "build-data: coredns lacks plugin $p; it has: ${have//$'\n'/ }" >&2
+      exit 1
+    fi
+  done
+else
+  echo "build-data: coredns plugin check SKIPPED for $goarch: $qemu not found (install qemu-user-static)" >&2
+fi
 
 # The dashboard addon: a small standard-library-only web UI (build/dashboard).
 echo "build-data: dashboard"
@@ -91,15 +127,17 @@ archive=$out/data.tar.zst
 if command -v zstd >/dev/null; then
   # The zstd CLI compresses ~12% better than the Go encoder's best level; a window that spans
   # the whole tar lets the plugins share their common code.
-  CGO_ENABLED=0 go -C "$tools" run ./packdata -tar -o "$out/data.tar" "$out/bin"
+  CGO_ENABLED=0 hostgo -C "$tools" run ./packdata -tar -o "$out/data.tar" "$out/bin"
   zstd -q -19 --long=25 -f "$out/data.tar" -o "$archive"
 else
-  CGO_ENABLED=0 go -C "$tools" run ./packdata -o "$archive" "$out/bin"
+  CGO_ENABLED=0 hostgo -C "$tools" run ./packdata -o "$archive" "$out/bin"
 fi
 sha=$(sha256sum "$archive" | cut -d' ' -f1)
+echo "$sha" >"$out/data.sha256"
 
 # The archive goes last, so that an interrupted run leaves make a stale or missing target.
 echo "$sha" >"$assets/data.sha256"
 echo "$goarch" >"$assets/data.goarch"
-mv -f "$archive" "$assets/data.tar.zst"
-echo "build-data: $assets/data.tar.zst $(stat -c %s "$assets/data.tar.zst") bytes, sha256 $sha"
+cp -f "$archive" "$assets/data.tar.zst.tmp"
+mv -f "$assets/data.tar.zst.tmp" "$assets/data.tar.zst"
+echo "build-data: $assets/data.tar.zst ($goarch) $(stat -c %s "$assets/data.tar.zst") bytes, sha256 $sha"
