@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -105,10 +104,14 @@ func jsonArgs(t *testing.T, s string) []string {
 	return args
 }
 
-// repoRoot is the checkout this test belongs to.
+// repoRoot is the checkout this test belongs to. go test runs a test in its package's
+// directory; runtime.Caller would give a module path under -trimpath (as make builds).
 func repoRoot() string {
-	_, self, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(self), "..", "..")
+	wd, err := os.Getwd()
+	if err != nil {
+		panic(fmt.Sprintf("e2e: working directory: %v", err))
+	}
+	return filepath.Join(wd, "..", "..")
 }
 
 // container is the image running under runc.
