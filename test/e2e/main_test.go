@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -26,8 +25,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e: these tests start real clusters and need root (run `sudo make e2e`)")
 		os.Exit(1)
 	}
-	_, self, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(self), "..", "..")
+	// go test runs in the package directory (runtime.Caller gives a module path under
+	// make's -trimpath, which put artifacts under test/e2e/github.com/...).
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: working directory:", err)
+		os.Exit(1)
+	}
+	root := filepath.Join(wd, "..", "..")
 	edgekBin = os.Getenv("EDGEK_BIN")
 	if edgekBin == "" {
 		cmd := exec.Command("make", "-C", root, "build")
