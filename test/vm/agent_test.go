@@ -108,14 +108,7 @@ spec:
     imagePullPolicy: Never
     ports: [{containerPort: 8080}]
     readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
-`
+` + webService
 }
 
 func lastLine(s string) string {

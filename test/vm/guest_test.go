@@ -178,6 +178,16 @@ func measurePSS(t *testing.T, v *vm, service string) {
 
 const webImage = "docker.io/e2e/web:1"
 
+// webService selects the web pods of webManifest and podOn.
+const webService = `---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`
+
 const webManifest = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: default}
@@ -193,14 +203,7 @@ spec:
         imagePullPolicy: Never
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
-`
+` + webService
 
 // webArchive builds test/e2e/webserver for arch into a one-layer image archive that edgek
 // imports from its air-gap images dir (no registry is reachable).
