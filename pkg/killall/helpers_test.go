@@ -118,7 +118,7 @@ func (h *fakeHost) options(self int, dry bool) Options {
 	return Options{
 		DataDir: h.data, RunDir: h.run, DryRun: dry,
 		Log:      slog.New(slog.NewTextHandler(&h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		procRoot: h.proc, netnsDir: h.netns, self: self, selfExe: edgekBin, sys: h,
+		procRoot: h.proc, hostRoot: h.root, netnsDir: h.netns, self: self, selfExe: edgekBin, sys: h,
 		grace: 100 * time.Millisecond,
 	}
 }

@@ -23,6 +23,9 @@
 //  5. Firewall: the iptables and ip6tables rules and chains of kube-proxy, the kubelet,
 //     flannel and the CNI plugins (iptables-save, filter, iptables-restore), and the nftables
 //     tables of kube-proxy and flannel.
+//  6. Host-wide state: kubepods.slice (systemd cgroup driver), the kubelet's device-plugin
+//     socket and checkpoint in /var/lib/kubelet/device-plugins, and the CNI results of
+//     edgek's pod network in /var/lib/cni/results; each dir removed when left empty.
 package killall
 
 import (
@@ -53,6 +56,7 @@ type Options struct {
 
 	// Test hooks; the zero values mean the real host.
 	procRoot string        // procfs, default /proc
+	hostRoot string        // prefix of host-wide paths (/var/lib/cni, /sys/fs/cgroup...), default /
 	netnsDir string        // named network namespaces, default /run/netns
 	self     int           // the calling process, default os.Getpid()
 	selfExe  string        // the edgek binary, default os.Executable()
@@ -92,6 +96,7 @@ func Run(ctx context.Context, o Options) error {
 		{"unmount and remove runtime state", r.cleanMounts},
 		{"delete network links", r.deleteLinks},
 		{"remove firewall rules", r.cleanFirewall},
+		{"remove the kubelet's and CNI's host-wide state", r.cleanHost},
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -114,11 +119,14 @@ func newRun(o Options) (*run, error) {
 	if o.procRoot == "" {
 		o.procRoot = "/proc"
 	}
+	if o.hostRoot == "" {
+		o.hostRoot = "/"
+	}
 	if o.netnsDir == "" {
 		o.netnsDir = "/run/netns"
 	}
 	if o.sys == nil {
-		if o.procRoot != "/proc" {
+		if o.procRoot != "/proc" || o.hostRoot != "/" {
 			return nil, errors.New("killall: a fake proc root needs a fake system")
 		}
 		if !o.DryRun && os.Geteuid() != 0 {

@@ -43,6 +43,25 @@ func nodeHost(t *testing.T) *fakeHost {
 		{Dst: netip.MustParsePrefix("192.168.1.0/24"), LinkIndex: 2, Protocol: 2},                                     // the LAN
 		{Dst: netip.MustParsePrefix("10.0.0.0/8"), Gw: netip.MustParseAddr("192.168.1.1"), LinkIndex: 2, Protocol: 4}, // the site's
 	}
+	// Host-wide state: systemd's pod slice, the kubelet's device plugins, CNI results of an
+	// edgek pod (both networks) and of another runtime's sandbox.
+	for name, content := range map[string]string{
+		"sys/fs/cgroup/kubepods.slice/cgroup.procs":                  "",
+		"var/lib/kubelet/device-plugins/kubelet.sock":                "",
+		"var/lib/kubelet/device-plugins/kubelet_internal_checkpoint": "{}",
+		"var/lib/cni/results/cbr0-3f2a-eth0":                         "{}",
+		"var/lib/cni/results/cni-loopback-3f2a-lo":                   "{}",
+		"var/lib/cni/results/cni-loopback-77aa-lo":                   "{}",
+		"var/lib/cni/results/mynet-77aa-eth0":                        "{}",
+	} {
+		p := filepath.Join(h.root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h.outputs["iptables-save"] = iptablesSample
 	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
 	return h
@@ -78,6 +97,11 @@ func TestRun(t *testing.T) {
 		"dellink veth1a2b", "dellink cni0", "dellink flannel.1",
 		"run iptables-save", "run iptables-restore",
 		"run nft list tables", "run nft delete table ip kube-proxy", "run nft delete table ip6 flannel-ipv6",
+		"run systemctl stop kubepods.slice",
+		"remove /var/lib/cni/results/cbr0-3f2a-eth0", "remove /var/lib/cni/results/cni-loopback-3f2a-lo",
+		"remove /var/lib/kubelet/device-plugins/kubelet.sock",
+		"remove /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint",
+		"remove /var/lib/kubelet/device-plugins", "remove /var/lib/kubelet",
 	)
 	if !slices.Equal(h.actions, want) {
 		t.Errorf("actions:\n%s\nwant:\n%s", strings.Join(h.actions, "\n"), strings.Join(want, "\n"))
@@ -103,6 +127,29 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := os.Stat(h.data); err != nil {
 		t.Error("data dir removed")
+	}
+	for _, f := range []string{"cni-loopback-77aa-lo", "mynet-77aa-eth0"} { // another runtime's
+		if _, err := os.Stat(filepath.Join(h.root, "var/lib/cni/results", f)); err != nil {
+			t.Errorf("CNI result %s removed", f)
+		}
+	}
+}
+
+func TestSandboxOf(t *testing.T) {
+	for _, tt := range []struct {
+		name, network, id string
+		ok                bool
+	}{
+		{"cbr0-3f2a9c-eth0", "cbr0", "3f2a9c", true},
+		{"cni-loopback-3f2a9c-lo", "cni-loopback", "3f2a9c", true},
+		{"cni-loopback-3f2a9c-lo", "cbr0", "", false},
+		{"cbr0-eth0", "cbr0", "", false},
+		{"cbr0x-1-eth0", "cbr0", "", false},
+	} {
+		id, ok := sandboxOf(tt.name, tt.network)
+		if id != tt.id || ok != tt.ok {
+			t.Errorf("sandboxOf(%q, %q) = %q, %v; want %q, %v", tt.name, tt.network, id, ok, tt.id, tt.ok)
+		}
 	}
 }
 

@@ -58,6 +58,9 @@ state = %s
       runtime_type = "io.containerd.runc.v2"
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         BinaryName = %s
+        # runc's own state beside containerd's, so that uninstalling edgek leaves none behind
+        # (runc's default is /run/containerd/runc, shared with any other containerd).
+        Root = %s
         SystemdCgroup = %t
 `,
 		q(a.ContainerdRoot()), q(a.ContainerdState()), q(a.ContainerdSocket()),
@@ -65,7 +68,7 @@ state = %s
 		q(a.PauseImage), q(a.CertsDir()),
 		h.RestrictOOMScoreAdj,
 		q(h.BinDir), q(a.CNIConfDir()),
-		q(h.BinDir+"/runc"), h.SystemdCgroup)
+		q(h.BinDir+"/runc"), q(a.ContainerdState()+"/runc"), h.SystemdCgroup)
 	b.WriteString(h.RegistryAuth)
 	return b.String()
 }

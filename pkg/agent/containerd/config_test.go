@@ -22,6 +22,7 @@ func TestConfig(t *testing.T) {
 		`bin_dirs = ["/var/lib/edgek/data/abc/bin"]`,
 		`conf_dir = "/var/lib/edgek/agent/etc/cni/net.d"`,
 		`BinaryName = "/var/lib/edgek/data/abc/bin/runc"`,
+		`Root = "/run/edgek/containerd/runc"`,
 		`SystemdCgroup = false`,
 		`config_path = "/var/lib/edgek/agent/etc/containerd/certs.d"`,
 	} {
