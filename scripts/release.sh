@@ -24,7 +24,8 @@ build_date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 arches=${RELEASE_ARCHES:-amd64 arm64 armhf}
 formats=${RELEASE_FORMATS-xz}
 hostarch=$(go env GOHOSTARCH)
-dist=$root/dist
+# DIST: where to write (default dist/; make vm-test-arm64 builds its upgrade binary elsewhere).
+dist=${DIST:-$root/dist}
 assets=$root/pkg/data/assets
 saved=$(mktemp -d)
 

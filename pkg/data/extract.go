@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/klauspost/compress/zstd"
@@ -55,6 +56,10 @@ func extract(dataDir string, b bundle) (string, error) {
 	if err := install(base, dir, b); err != nil {
 		return "", fmt.Errorf("extract data to %s: %w", dir, err)
 	}
+	// The decoder's window (the archive is compressed with a 128 MiB one) is garbage now: give
+	// it back to the OS at once, so that a first start leaves the same footprint as later ones
+	// instead of holding it until the scavenger returns it minutes later.
+	debug.FreeOSMemory()
 	return binDir, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,11 @@ func upgradeBinary(t *testing.T, arch, version string) (string, string) {
 	next := version + "-upgrade"
 	if bin := os.Getenv("EDGEK_UPGRADE_BIN"); bin != "" {
 		return bin, envOr("EDGEK_UPGRADE_VERSION", next)
+	}
+	if arch != runtime.GOARCH {
+		// A build from the tree embeds the host's data archive (pkg/data/assets): a foreign
+		// binary must come from scripts/release.sh (make vm-test-arm64 does that).
+		t.Fatalf("the upgrade binary for %s must be given as EDGEK_UPGRADE_BIN (see make vm-test-arm64)", arch)
 	}
 	bin := filepath.Join(t.TempDir(), "edgek-"+arch)
 	start := time.Now()

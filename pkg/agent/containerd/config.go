@@ -37,6 +37,11 @@ state = %s
 [plugins.'io.containerd.internal.v1.opt']
   path = %s
 
+# The shims' sockets beside containerd's state (default /run/containerd/s, shared with any
+# other containerd); at most 42 characters, which the run dir (/run/edgek[-<hash>]) keeps to.
+[plugins.'io.containerd.shim.v1.manager']
+  socket_dir = %s
+
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
@@ -64,7 +69,7 @@ state = %s
         SystemdCgroup = %t
 `,
 		q(a.ContainerdRoot()), q(a.ContainerdState()), q(a.ContainerdSocket()),
-		q(a.ContainerdRoot()+"/opt"),
+		q(a.ContainerdRoot()+"/opt"), q(a.ContainerdState()+"/s"),
 		q(a.PauseImage), q(a.CertsDir()),
 		h.RestrictOOMScoreAdj,
 		q(h.BinDir), q(a.CNIConfDir()),

@@ -10,6 +10,17 @@ import (
 	"github.com/edgek-io/edgek/pkg/config"
 )
 
+// containerd refuses a shim socket dir longer than 42 characters; the run dir of any data
+// dir keeps within it.
+func TestShimSocketDirFits(t *testing.T) {
+	for _, dir := range []string{"/var/lib/edgek", "/a/very/long/data/dir/on/an/external/disk/edgek"} {
+		a := &config.Agent{DataDir: dir}
+		if s := a.ContainerdState() + "/s"; len(s) > 42 {
+			t.Errorf("data dir %s: shim socket dir %s is %d characters, over containerd's 42", dir, s, len(s))
+		}
+	}
+}
+
 func TestConfig(t *testing.T) {
 	a := &config.Agent{DataDir: "/var/lib/edgek", PauseImage: "docker.io/edgek/pause:3.10"}
 	got := Config(a, Host{BinDir: "/var/lib/edgek/data/abc/bin", RestrictOOMScoreAdj: true})
@@ -23,6 +34,7 @@ func TestConfig(t *testing.T) {
 		`conf_dir = "/var/lib/edgek/agent/etc/cni/net.d"`,
 		`BinaryName = "/var/lib/edgek/data/abc/bin/runc"`,
 		`Root = "/run/edgek/containerd/runc"`,
+		`socket_dir = "/run/edgek/containerd/s"`,
 		`SystemdCgroup = false`,
 		`config_path = "/var/lib/edgek/agent/etc/containerd/certs.d"`,
 	} {
