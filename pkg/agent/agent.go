@@ -61,7 +61,11 @@ func Components(o Options) ([]daemon.Component, error) {
 		o.Log.Warn("cgroup v1 host: running the kubelet with failCgroupV1=false (Kubernetes >= 1.35 refuses cgroup v1 otherwise); consider booting with systemd.unified_cgroup_hierarchy=1")
 	}
 	driver := host.CgroupDriver(v1)
-	o.Log.Info("cgroups", "version", map[bool]string{true: "v1", false: "v2"}[v1], "driver", driver)
+	cgroupVersion := "v2"
+	if v1 {
+		cgroupVersion = "v1"
+	}
+	o.Log.Info("cgroups", "version", cgroupVersion, "driver", driver)
 	resolv, err := host.ResolvConf(a.ResolvConf, filepath.Join(a.AgentDir(), "etc", "resolv.conf"), o.Log)
 	if err != nil {
 		return nil, err

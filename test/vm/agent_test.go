@@ -25,10 +25,8 @@ func TestAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two VMs: not in -short")
 	}
-	rel := startReleaseServer(t)
-	version, files := distRelease(t, guestArch)
-	rel.publish(t, version, guestArch, files)
-	web := webArchive(t, guestArch)
+	f := newFixture(t)
+	rel := f.rel
 	port := freePort(t)
 	server := startVM(t, vmOpts{name: "server", httpsAddr: rel.addr,
 		lan: fmt.Sprintf("listen=127.0.0.1:%d", port), lanMAC: lanServer.mac})
@@ -45,8 +43,7 @@ func TestAgent(t *testing.T) {
 		}{{server, lanServer}, {agent, lanAgent}} {
 			p.v.waitSSH(t, 15*time.Minute, "")
 			ifaces[i] = setupLAN(t, p.v, p.n)
-			trustCA(t, p.v, rel.caPEM)
-			p.v.upload(t, web, "/var/lib/edgek/agent/images/web.tar", 0o644)
+			f.prepare(t, p.v)
 		}
 		server.must(t, 2*time.Minute, "ping -c 3 -W 5 "+lanAgent.ip)
 	})

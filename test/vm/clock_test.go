@@ -17,10 +17,8 @@ func TestClockFrom1970(t *testing.T) {
 	if testing.Short() {
 		t.Skip("not in -short")
 	}
-	rel := startReleaseServer(t)
-	version, files := distRelease(t, guestArch)
-	rel.publish(t, version, guestArch, files)
-	web := webArchive(t, guestArch)
+	f := newFixture(t)
+	rel := f.rel
 	v := startVM(t, vmOpts{name: "clock", httpsAddr: rel.addr, rtc: "1970-01-01T00:00:00"})
 	s := newSteps(t)
 
@@ -30,8 +28,7 @@ func TestClockFrom1970(t *testing.T) {
 		// without RTC may well be older still: set it back.
 		out := v.must(t, time.Minute, "date -u +%s; date -s @100000000 >/dev/null; date -u")
 		t.Logf("guest clock at boot: %s (systemd's floor), set to %s", firstLine(out), lastLine(out))
-		trustCA(t, v, rel.caPEM)
-		v.upload(t, web, "/var/lib/edgek/agent/images/web.tar", 0o644)
+		f.prepare(t, v)
 	})
 	s.do("install in the 1970s", func() {
 		install(t, v, rel, "")

@@ -66,6 +66,30 @@ func startReleaseServer(t *testing.T) *releaseServer {
 	return r
 }
 
+// fixture is what every scenario starts from: the release under test, published on the
+// release server, and the test workload's image for the guests' arch.
+type fixture struct {
+	rel     *releaseServer
+	version string // of the release under test
+	web     []byte // OCI archive of test/e2e/webserver
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	rel := startReleaseServer(t)
+	version, files := distRelease(t, guestArch)
+	rel.publish(t, version, guestArch, files)
+	return fixture{rel: rel, version: version, web: webArchive(t, guestArch)}
+}
+
+// prepare makes a booted guest trust the release server and places the workload's image where
+// edgek imports images from at start (the air-gap path: the guests reach no registry).
+func (f fixture) prepare(t *testing.T, v *vm) {
+	t.Helper()
+	trustCA(t, v, f.rel.caPEM)
+	v.upload(t, f.web, "/var/lib/edgek/agent/images/web.tar", 0o644)
+}
+
 func logRequests(t *testing.T, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		t.Logf("release server: %s %s", req.Method, req.URL.Path)

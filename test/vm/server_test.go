@@ -15,10 +15,8 @@ import (
 // `curl | sh`, node and addons Ready, a pod and a Service by name, reboot, upgrade in place,
 // uninstall without leftovers.
 func TestServer(t *testing.T) {
-	rel := startReleaseServer(t)
-	version, files := distRelease(t, guestArch)
-	rel.publish(t, version, guestArch, files)
-	web := webArchive(t, guestArch)
+	f := newFixture(t)
+	rel := f.rel
 	v := startVM(t, vmOpts{name: "server", httpsAddr: rel.addr})
 	s := newSteps(t)
 	ready := 20 * time.Minute
@@ -30,8 +28,7 @@ func TestServer(t *testing.T) {
 	s.do("boot", func() { boot = v.waitSSH(t, 10*time.Minute, "") })
 	s.do("systemd and cgroup v2", func() { checkHost(t, v) })
 	s.do("prepare guest", func() {
-		trustCA(t, v, rel.caPEM)
-		v.upload(t, web, "/var/lib/edgek/agent/images/web.tar", 0o644)
+		f.prepare(t, v)
 	})
 	s.do("install", func() { metric(t, "install_time", install(t, v, rel, "").Round(time.Second).Seconds(), "s") })
 	s.do("node, CoreDNS, dashboard Ready", func() {
@@ -76,7 +73,7 @@ func TestServer(t *testing.T) {
 		checkServiceByName(t, v, 10*time.Minute)
 	})
 	if guestArch == runtime.GOARCH || os.Getenv("EDGEK_UPGRADE_BIN") != "" {
-		s.do("upgrade", func() { checkUpgrade(t, v, rel, version) })
+		s.do("upgrade", func() { checkUpgrade(t, v, rel, f.version) })
 	} else {
 		t.Logf("upgrade step skipped: set EDGEK_UPGRADE_BIN to an edgek-%s with another version", guestArch)
 	}
