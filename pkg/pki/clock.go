@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -92,3 +93,31 @@ func readLastSeen(path string) (time.Time, error) {
 
 // discardLog is the logger of callers that pass none.
 var discardLog = slog.New(slog.DiscardHandler)
+
+// KeepTimeEvery is how often KeepTime looks at the clock.
+const KeepTimeEvery = time.Hour
+
+// KeepTime keeps the last-seen time in each dir current while ctx lasts: it checks every
+// KeepTimeEvery and rewrites a file older than a day (never one newer than the clock). Without
+// it the floor would be the last start: a board that ran for months and restarts without a
+// clock would judge its certificates at that old time, and keep one that expired meanwhile.
+// It returns ctx's error.
+func KeepTime(ctx context.Context, log *slog.Logger, dirs ...string) error {
+	return keepTime(ctx, time.NewTicker(KeepTimeEvery).C, time.Now, log, dirs...)
+}
+
+func keepTime(ctx context.Context, tick <-chan time.Time, now func() time.Time, log *slog.Logger, dirs ...string) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick:
+		}
+		for _, dir := range dirs {
+			// A zero build time: the floor is the file alone; a clock behind it writes nothing.
+			if _, err := loadClock(dir, now(), time.Time{}, discardLog); err != nil {
+				log.Warn("could not record the current time", "dir", dir, "error", err.Error())
+			}
+		}
+	}
+}

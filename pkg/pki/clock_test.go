@@ -2,12 +2,15 @@ package pki
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -179,6 +182,41 @@ func TestLastSeenWrittenRarely(t *testing.T) {
 	}
 	if seen, _ := readLastSeen(path); !seen.Equal(later) {
 		t.Errorf("unreadable last-seen file not replaced: %v", seen)
+	}
+}
+
+// A node that runs for days keeps its last-seen time current without restarting, and a
+// clock that fell behind it (an RTC reset) does not move it back.
+func TestKeepTime(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, lastSeenFile)
+	ensureAt(t, dir, realDate)
+	tick := make(chan time.Time)
+	now := realDate
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	set := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- keepTime(ctx, tick, clock, discardLog, dir) }()
+
+	for _, step := range []struct {
+		now, want time.Time
+	}{
+		{realDate.Add(time.Hour), realDate},                          // within a day: not rewritten
+		{realDate.Add(50 * time.Hour), realDate.Add(50 * time.Hour)}, // two days on
+		{time.Unix(100000000, 0), realDate.Add(50 * time.Hour)},      // clock reset to 1973
+	} {
+		set(step.now)
+		tick <- step.now
+		tick <- step.now // the second send returns once the first tick's work is done
+		if seen, _ := readLastSeen(path); !seen.Equal(step.want) {
+			t.Errorf("clock at %v: last seen %v, want %v", step.now, seen, step.want)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("keepTime returned %v, want context.Canceled", err)
 	}
 }
 

@@ -44,7 +44,15 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return err
 	}
 	kine := datastore.New(c, log.With("component", "datastore"))
+	clockDirs := []string{c.TLSDir()}
+	if !c.DisableAgent {
+		clockDirs = append(clockDirs, c.Agent(control.LocalURL(c)).TLSDir())
+	}
 	comps := []daemon.Component{
+		// Keeps the time certificates are judged at on a board without RTC current (pkg/pki).
+		&daemon.Upstream{ComponentName: "clock", Prepare: func(context.Context) (func(context.Context) error, error) {
+			return func(ctx context.Context) error { return pki.KeepTime(ctx, log.With("component", "pki"), clockDirs...) }, nil
+		}},
 		kine,
 		control.NewAPIServer(c, bundle, kine.Endpoints),
 		&daemon.Step{StepName: "bootstrap", Do: func(ctx context.Context) error {
