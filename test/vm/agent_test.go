@@ -19,8 +19,9 @@ var (
 	lanAgent  = lanNode{name: "edgek-agent", mac: "52:54:00:77:00:11", ip: "192.168.77.11"}
 )
 
-// TestAgent joins an agent VM to a server VM over a qemu socket network (the VMs' only link)
-// and checks a pod on the agent reaches a pod on the server, by IP and by Service name.
+// TestAgent joins an agent VM to a server VM over a qemu socket network (the VMs' only link),
+// checks a pod on the agent reaches a pod on the server, by IP and by Service name, and that
+// the agent's uninstaller leaves nothing of edgek behind.
 func TestAgent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two VMs: not in -short")
@@ -75,6 +76,10 @@ func TestAgent(t *testing.T) {
 			_, err := server.run(2*time.Minute, kubectl+" exec web-"+lanAgent.name+" -- /webserver get http://web.default.svc.cluster.local/")
 			return err
 		})
+	})
+	s.do("uninstall the agent", func() {
+		t.Log(agent.must(t, 10*time.Minute, "/usr/local/bin/edgek-uninstall.sh 2>&1"))
+		checkNothingLeft(t, agent)
 	})
 }
 
