@@ -44,9 +44,10 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return err
 	}
 	kine := datastore.New(c, log.With("component", "datastore"))
+	nodeCfg := c.Agent(control.LocalURL(c))
 	clockDirs := []string{c.TLSDir()}
 	if !c.DisableAgent {
-		clockDirs = append(clockDirs, c.Agent(control.LocalURL(c)).TLSDir())
+		clockDirs = append(clockDirs, nodeCfg.TLSDir())
 	}
 	comps := []daemon.Component{
 		// Keeps the time certificates are judged at on a board without RTC current (pkg/pki).
@@ -69,7 +70,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		control.NewControllerManager(c, bundle),
 	}
 	if !c.DisableAgent {
-		node, err := agent.Components(agent.Options{Agent: c.Agent(control.LocalURL(c)), ServerTLS: bundle, Log: log})
+		node, err := agent.Components(agent.Options{Agent: nodeCfg, ServerTLS: bundle, Log: log})
 		if err != nil {
 			return err
 		}

@@ -104,13 +104,7 @@ kind: Pod
 metadata: {name: web-` + node + `, namespace: default, labels: {app: web}}
 spec:
   nodeName: ` + node + `
-  containers:
-  - name: web
-    image: ` + webImage + `
-    imagePullPolicy: Never
-    ports: [{containerPort: 8080}]
-    readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
-` + webService
+` + webContainers(2) + webService
 }
 
 func lastLine(s string) string {

@@ -188,7 +188,19 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 `
 
-const webManifest = `apiVersion: apps/v1
+// webContainers is the containers list of the web workload, indented by indent spaces.
+func webContainers(indent int) string {
+	pad := strings.Repeat(" ", indent)
+	return pad + `containers:
+` + pad + `- name: web
+` + pad + `  image: ` + webImage + `
+` + pad + `  imagePullPolicy: Never
+` + pad + `  ports: [{containerPort: 8080}]
+` + pad + `  readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
+`
+}
+
+var webManifest = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: default}
 spec:
@@ -197,13 +209,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      containers:
-      - name: web
-        image: ` + webImage + `
-        imagePullPolicy: Never
-        ports: [{containerPort: 8080}]
-        readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 2}
-` + webService
+` + webContainers(6) + webService
 
 // webArchive builds test/e2e/webserver for arch into a one-layer image archive that edgek
 // imports from its air-gap images dir (no registry is reachable).
