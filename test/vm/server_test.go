@@ -73,7 +73,7 @@ func TestServer(t *testing.T) {
 		checkServiceByName(t, v, 10*time.Minute)
 	})
 	if guestArch == runtime.GOARCH || os.Getenv("EDGEK_UPGRADE_BIN") != "" {
-		s.do("upgrade", func() { checkUpgrade(t, v, rel, f.version) })
+		s.do("upgrade", func() { checkUpgrade(t, v, rel, f.version, ready) })
 	} else {
 		t.Logf("upgrade step skipped: set EDGEK_UPGRADE_BIN to an edgek-%s with another version", guestArch)
 	}
@@ -95,7 +95,8 @@ func checkSystemdCgroups(t *testing.T, v *vm) {
 }
 
 // checkUpgrade re-runs the installer with a newer build and checks the pod kept running.
-func checkUpgrade(t *testing.T, v *vm, rel *releaseServer, version string) {
+// ready bounds the node's restart (an emulated arm64 guest takes minutes).
+func checkUpgrade(t *testing.T, v *vm, rel *releaseServer, version string, ready time.Duration) {
 	t.Helper()
 	before, err := webPod(v)
 	if err != nil {
@@ -108,8 +109,8 @@ func checkUpgrade(t *testing.T, v *vm, rel *releaseServer, version string) {
 	if !strings.Contains(out, next) {
 		t.Fatalf("after the upgrade edgek --version = %q, want %s", out, next)
 	}
-	waitNodes(t, v, 1, 15*time.Minute)
-	eventually(t, 5*time.Minute, "web pod Ready after the upgrade", func() error {
+	waitNodes(t, v, 1, ready)
+	eventually(t, ready, "web pod Ready after the upgrade", func() error {
 		after, err := webPod(v)
 		if err != nil {
 			return err
@@ -119,7 +120,7 @@ func checkUpgrade(t *testing.T, v *vm, rel *releaseServer, version string) {
 		}
 		return nil
 	})
-	checkServiceByName(t, v, 5*time.Minute)
+	checkServiceByName(t, v, ready/2)
 }
 
 // leftoversScript prints one line per piece of edgek still on the machine.
