@@ -20,6 +20,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/killall"
 	"github.com/edgek-io/edgek/pkg/logging"
 	"github.com/edgek-io/edgek/pkg/server"
+	"github.com/edgek-io/edgek/pkg/tokencmd"
 )
 
 // envDataDir is the data dir of the node that ctr and crictl talk to: $EDGEK_DATA_DIR or
@@ -65,6 +66,7 @@ func main() {
 		Crictl:      crictl,
 		CheckConfig: checkConfig,
 		Killall:     runKillall,
+		Token:       tokencmd.Run,
 	}))
 }
 

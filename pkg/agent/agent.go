@@ -110,9 +110,6 @@ func Components(o Options) ([]daemon.Component, error) {
 				return control.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)
 			},
 		},
-		&daemon.Step{StepName: "node-credentials", Do: func(ctx context.Context) error {
-			return waitCredentials(ctx, a, o.Log)
-		}},
 		flannel.New(flannel.Options{
 			Kubeconfig:  a.Kubeconfig("kubelet"),
 			NodeName:    a.NodeName,

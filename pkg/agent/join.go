@@ -17,8 +17,13 @@ import (
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/join"
+	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/preflight"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/certificate"
 )
 
 func serverCAFile(a *config.Agent) string { return filepath.Join(a.TLSDir(), "server-ca.crt") }
@@ -66,8 +71,8 @@ func savedClusterFile(a *config.Agent) string {
 	return filepath.Join(a.AgentDir(), "etc", "cluster.json")
 }
 
-// joinServer learns the cluster settings from the server, fills them into a, and writes
-// the CAs and the kubelet's bootstrap kubeconfig. A node that already has its kubelet
+// joinServer learns the cluster settings from the server, fills them into a, writes the
+// CAs, and gets the kubelet its client certificate if it has none (requestKubeletCert). A node that already has its kubelet
 // certificate authenticates with it (the join token may have changed since), and starts
 // with the settings of its last join if the server cannot be reached: its pods keep being
 // managed while the server is away.
@@ -79,7 +84,10 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	saved, _ := join.Load(savedClusterFile(a))
 	opts := join.Options{ServerURL: a.ServerURL, Token: a.Token, Pinned: pinned, Log: log}
 	rejoin := false
-	if cert, err := currentKubeletCert(a, time.Now()); err == nil && saved != nil && saved.ServerURL == a.ServerURL {
+	if cert, err := currentKubeletCert(a, time.Now()); err == nil && cert.Leaf.Subject.CommonName != "system:node:"+a.NodeName {
+		log.Warn("the kubelet's certificate is for another node name: requesting one for this name", "certificate", cert.Leaf.Subject.CommonName, "node-name", a.NodeName)
+		resetKubeletCredentials(a)
+	} else if err == nil && saved != nil && saved.ServerURL == a.ServerURL {
 		warnClockBehind(cert.Leaf, time.Now(), log)
 		rejoin = true
 		opts.ClientCert, opts.Retry, opts.RejectGrace = cert, 30*time.Second, time.Second
@@ -88,6 +96,7 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	c, err := join.Fetch(ctx, opts)
 	if rejoin && errors.Is(err, join.ErrRejected) {
 		log.Info("the server does not accept the node's certificate: joining with the token")
+		resetKubeletCredentials(a)
 		opts.ClientCert, opts.Retry, opts.RejectGrace = nil, 0, 0
 		c, err = join.Fetch(ctx, opts)
 	}
@@ -122,12 +131,14 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	if err := (join.Saved{ServerURL: a.ServerURL, Cluster: *c}).Save(savedClusterFile(a)); err != nil {
 		return fmt.Errorf("save the cluster settings: %w", err)
 	}
-	_, secret, err := pki.ParseToken(a.Token)
-	if err != nil {
-		return fmt.Errorf("--token: %w", err)
+	// The token's bootstrap kubeconfig of older edgek versions is not used any more.
+	if err := os.Remove(a.LegacyBootstrapKubeconfig()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", a.LegacyBootstrapKubeconfig(), err)
 	}
-	if err := pki.WriteTokenKubeconfig(a.BootstrapKubeconfig(), a.ServerURL, c.ServerCA, pki.BootstrapToken(secret), 0o600); err != nil {
-		return err
+	if _, err := currentKubeletCert(a, time.Now()); err != nil {
+		if err := requestKubeletCert(ctx, a, c.ServerCA, log); err != nil {
+			return err
+		}
 	}
 	log.Info("joined server", "server", a.ServerURL, "cluster-cidr", c.ClusterCIDR, "service-cidr", c.ServiceCIDR,
 		"cluster-dns", c.ClusterDNS, "flannel-backend", c.FlannelBackend)
@@ -163,39 +174,64 @@ func warnClockBehind(leaf *x509.Certificate, now time.Time, log *slog.Logger) {
 	}
 }
 
-// resetKubeletCredentials removes the kubelet's kubeconfig and client certificates, so that
-// it bootstraps again.
+// resetKubeletCredentials removes the kubelet's kubeconfig, client and serving certificates,
+// so that they are requested again (the serving one by the kubelet: the apiserver verifies it
+// with the server CA).
 func resetKubeletCredentials(a *config.Agent) {
 	old, _ := filepath.Glob(filepath.Join(a.TLSDir(), "kubelet-client-*.pem"))
+	serving, _ := filepath.Glob(filepath.Join(a.TLSDir(), "kubelet-server-*.pem"))
+	old = append(old, serving...)
 	for _, p := range append(old, a.Kubeconfig("kubelet")) {
 		os.Remove(p)
 	}
 }
 
-// waitCredentials waits, on a joining agent, until the kubelet holds the client certificate
-// the server signed: flannel and kube-proxy use the kubelet's kubeconfig.
-func waitCredentials(ctx context.Context, a *config.Agent, log *slog.Logger) error {
-	if !a.Joins() {
-		return nil
+// requestKubeletCert gets the kubelet's first client certificate: requested with the bootstrap
+// token and vouched for by this machine's identity key, which the server binds the node name
+// to (a name bound to another machine is refused, with the reason). The kubelet renews it later by
+// itself, from its kubeconfig written here.
+func requestKubeletCert(ctx context.Context, a *config.Agent, serverCA []byte, log *slog.Logger) error {
+	identity, err := nodeidentity.LoadOrCreateKey(a.NodeIdentityKey())
+	if err != nil {
+		return err
 	}
-	logged := false
-	// The kubelet itself exits after 5 minutes without a certificate; fail first, clearly.
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		if _, err := currentKubeletCert(a, time.Now()); err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return errors.New("the kubelet's client certificate was not signed within 4 minutes: is the server's controller-manager running? (edgek kubectl get csr on the server)")
-		}
-		if !logged {
-			log.Info("waiting for the server to sign the kubelet's client certificate")
-			logged = true
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("the kubelet's client certificate was not signed: %w (is the server's controller-manager running?)", context.Cause(ctx))
-		case <-time.After(200 * time.Millisecond):
-		}
+	_, secret, err := pki.ParseToken(a.Token)
+	if err != nil {
+		return fmt.Errorf("--token: %w", err)
 	}
+	client, err := kubernetes.NewForConfig(&rest.Config{
+		Host:            a.ServerURL,
+		BearerToken:     pki.BootstrapToken(secret),
+		TLSClientConfig: rest.TLSClientConfig{CAData: serverCA},
+		UserAgent:       "edgek-agent",
+	})
+	if err != nil {
+		return fmt.Errorf("bootstrap client: %w", err)
+	}
+	log.Info("requesting the kubelet's client certificate, vouched for by this machine's identity key", "node-name", a.NodeName, "key", a.NodeIdentityKey())
+	// The kubelet used to give up after 5 minutes; so does this, with a clearer message.
+	wait, cancel := context.WithTimeoutCause(ctx, 4*time.Minute, errors.New("no answer within 4 minutes"))
+	defer cancel()
+	cert, keyPEM, err := nodeidentity.Request(wait, client, a.NodeName, identity)
+	switch {
+	case errors.Is(err, nodeidentity.ErrRefused):
+		return fmt.Errorf("join as node %q: %w", a.NodeName, err)
+	case err != nil && ctx.Err() == nil:
+		return fmt.Errorf("join as node %q: %w (is the server's controller-manager running? edgek kubectl get csr on the server)", a.NodeName, err)
+	case err != nil:
+		return err
+	}
+	store, err := certificate.NewFileStore("kubelet-client", a.TLSDir(), a.TLSDir(), "", "")
+	if err != nil {
+		return fmt.Errorf("kubelet certificate store: %w", err)
+	}
+	if _, err := store.Update(cert, keyPEM); err != nil {
+		return fmt.Errorf("save the kubelet's client certificate: %w", err)
+	}
+	current := kubeletClientCert(a)
+	if err := pki.WriteKubeconfig(a.Kubeconfig("kubelet"), a.ServerURL, serverCAFile(a), pki.CertPair{Cert: current, Key: current}, 0o600); err != nil {
+		return fmt.Errorf("write the kubelet's kubeconfig: %w", err)
+	}
+	log.Info("the server signed the kubelet's client certificate", "node-name", a.NodeName)
+	return nil
 }

@@ -113,11 +113,11 @@ func Check(w io.Writer, dataDir string, now time.Time) error {
 }
 
 // rotated reports whether a file in a TLS dir is a leaf certificate or key that the next
-// start issues anew: client-*, serving-* (edgek's) and the kubelet's own kubelet-client-*
+// start issues anew: client-*, serving-* (edgek's) and the kubelet's own kubelet-client-*, kubelet-server-*
 // and kubelet.{crt,key}. Not the CAs, not the service-account key, not a joined node's copies
 // of the server's CAs.
 func rotated(name string) bool {
-	for _, p := range []string{"client-*.crt", "client-*.key", "serving-*.crt", "serving-*.key", "kubelet-client-*.pem", "kubelet.crt", "kubelet.key"} {
+	for _, p := range []string{"client-*.crt", "client-*.key", "serving-*.crt", "serving-*.key", "kubelet-client-*.pem", "kubelet-server-*.pem", "kubelet.crt", "kubelet.key"} {
 		if ok, _ := filepath.Match(p, name); ok && !strings.HasSuffix(name, "-ca.crt") && !strings.HasSuffix(name, "-ca.key") {
 			return true
 		}
@@ -169,7 +169,7 @@ func Rotate(dataDir string, now time.Time) ([]string, error) {
 	}
 	// A joined node's kubelet would go on with the kubeconfig that names the moved cert.
 	a := &config.Agent{DataDir: dataDir}
-	if _, err := os.Stat(a.BootstrapKubeconfig()); err == nil {
+	if _, err := os.Stat(a.NodeIdentityKey()); err == nil {
 		if err := os.Remove(a.Kubeconfig("kubelet")); err == nil {
 			moved = append(moved, a.Kubeconfig("kubelet"))
 		}

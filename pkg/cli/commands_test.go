@@ -4,9 +4,14 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // TestCheckConfigAndKillallExitCodes: check-config exits 1 when the host cannot run a node,
@@ -44,5 +49,37 @@ func TestCheckConfigAndKillallExitCodes(t *testing.T) {
 	}
 	if gotDir != "/srv/from-config" || gotDry {
 		t.Errorf("killall with a config file got data dir %q, dry-run %t", gotDir, gotDry)
+	}
+}
+
+// TestTokenCommands: edgek token's subcommands reach the runner with their settings.
+func TestTokenCommands(t *testing.T) {
+	var got config.TokenCommand
+	r := Runners{Token: func(_ context.Context, c config.TokenCommand, _ io.Writer) error { got = c; return nil }}
+	for _, tt := range []struct {
+		args []string
+		want config.TokenCommand
+	}{
+		{[]string{"create"}, config.TokenCommand{Op: "create", DataDir: config.DefaultDataDir, TTL: 24 * time.Hour}},
+		{[]string{"create", "--ttl", "1h", "--description", "gate 7", "--data-dir", "/srv/e"}, config.TokenCommand{Op: "create", DataDir: "/srv/e", TTL: time.Hour, Description: "gate 7"}},
+		{[]string{"create", "--ttl", "0"}, config.TokenCommand{Op: "create", DataDir: config.DefaultDataDir}},
+		{[]string{"list"}, config.TokenCommand{Op: "list", DataDir: config.DefaultDataDir}},
+		{[]string{"delete", "abcdef", "012345"}, config.TokenCommand{Op: "delete", DataDir: config.DefaultDataDir, IDs: []string{"abcdef", "012345"}}},
+		{[]string{"rotate", "--new-token", "Edge-Gateway-7-Berlin", "--force"}, config.TokenCommand{Op: "rotate", DataDir: config.DefaultDataDir, NewToken: "Edge-Gateway-7-Berlin", Force: true}},
+	} {
+		got = config.TokenCommand{}
+		if err := App(t.Context(), io.Discard, r).RunContext(t.Context(), append([]string{"edgek", "token"}, tt.args...)); err != nil {
+			t.Errorf("%v: %v", tt.args, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%v: runner got %+v, want %+v", tt.args, got, tt.want)
+		}
+	}
+	if err := App(t.Context(), io.Discard, r).RunContext(t.Context(), []string{"edgek", "token", "list", "extra"}); err == nil || !strings.Contains(err.Error(), `unexpected argument "extra"`) {
+		t.Errorf("token list extra: %v", err)
+	}
+	if err := App(t.Context(), io.Discard, r).RunContext(t.Context(), []string{"edgek", "token", "delete", "abcdef", "--data-dir", "/x"}); err == nil || !strings.Contains(err.Error(), "flags go first") {
+		t.Errorf("token delete with a flag after the IDs: %v", err)
 	}
 }

@@ -151,9 +151,14 @@ func (a *Agent) KubeProxyConfigFile() string {
 // LockFile is held while an agent (standalone or inside a server) runs on this data dir.
 func (a *Agent) LockFile() string { return filepath.Join(a.AgentDir(), "edgek.lock") }
 
-// BootstrapKubeconfig is the kubeconfig with the bootstrap token a joining agent's
-// kubelet requests its client certificate with.
-func (a *Agent) BootstrapKubeconfig() string {
+// NodeIdentityKey is the key a joining agent's machine is known by: its node name is bound
+// to it on the server (pkg/nodeidentity), and its kubelet's first client certificate is
+// made for it.
+func (a *Agent) NodeIdentityKey() string { return filepath.Join(a.TLSDir(), "node-identity.key") }
+
+// LegacyBootstrapKubeconfig held the bootstrap token of agents that edgek before node
+// identities joined; it is removed at start.
+func (a *Agent) LegacyBootstrapKubeconfig() string {
 	return filepath.Join(a.AgentDir(), "bootstrap.kubeconfig")
 }
 

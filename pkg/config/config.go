@@ -325,3 +325,21 @@ func firstServiceIP(p netip.Prefix) (netip.Addr, bool) {
 	ip := p.Masked().Addr().Next()
 	return ip, p.Contains(ip)
 }
+
+// TokenCommand is an `edgek token` invocation, run on a server.
+type TokenCommand struct {
+	// Op is create, list, delete or rotate.
+	Op string
+	// DataDir is the server's data dir.
+	DataDir string
+	// TTL: how long a created token joins agents (0: forever).
+	TTL time.Duration
+	// Description of a created token.
+	Description string
+	// IDs of the tokens to delete.
+	IDs []string
+	// NewToken is the server's new token for rotate ("": a random one).
+	NewToken string
+	// Force rotate even where the server's configuration sets the token.
+	Force bool
+}

@@ -36,10 +36,10 @@ const managedBy = "edgek"
 //     authorizer only lets a node read its own); kube-proxy of joined nodes does too and
 //     gets system:node-proxier;
 //   - the bootstrap token of joining agents, allowed to read the node ConfigMap and to
-//     request a node client certificate that the controller-manager approves on its own,
-//     and nodes allowed to renew theirs.
+//     request a node client certificate (that edgek's node identity approver judges), and
+//     nodes allowed to renew theirs (the controller-manager approves that).
 func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
-	cs, err := adminClient(adminKubeconfig)
+	cs, err := AdminClient(adminKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -48,12 +48,10 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	group := func(name string) *rbacapply.SubjectApplyConfiguration {
 		return rbacapply.Subject().WithAPIGroup(rbacv1.GroupName).WithKind("Group").WithName(name)
 	}
-	crb := func(name, role string, groups ...string) error {
+	crb := func(name, role string, subjects ...*rbacapply.SubjectApplyConfiguration) error {
 		b := rbacapply.ClusterRoleBinding(name).WithLabels(label).
-			WithRoleRef(rbacapply.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(role))
-		for _, g := range groups {
-			b.WithSubjects(group(g))
-		}
+			WithRoleRef(rbacapply.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(role)).
+			WithSubjects(subjects...)
 		_, err := cs.RbacV1().ClusterRoleBindings().Apply(ctx, b, opts)
 		if apierrors.IsInvalid(err) {
 			// roleRef cannot change: an older edgek bound another role under this name.
@@ -71,16 +69,27 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, flannel, opts); err != nil {
 		return fmt.Errorf("apply ClusterRole edgek:flannel: %w", err)
 	}
-	for _, b := range []struct{ name, role, group string }{
-		{"edgek:flannel", "edgek:flannel", "system:nodes"},
-		{"edgek:node-proxier", "system:node-proxier", "system:nodes"},
-		{"edgek:node-bootstrapper", "system:node-bootstrapper", join.BootstrapGroup},
-		{"edgek:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", join.BootstrapGroup},
-		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"},
+	for _, b := range []struct {
+		name, role string
+		subject    *rbacapply.SubjectApplyConfiguration
+	}{
+		{"edgek:flannel", "edgek:flannel", group("system:nodes")},
+		{"edgek:node-proxier", "system:node-proxier", group("system:nodes")},
+		{"edgek:node-bootstrapper", "system:node-bootstrapper", group(join.BootstrapGroup)},
+		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", group("system:nodes")},
+		// The apiserver's client certificate for kubelets (logs, exec, port-forward) is in no
+		// group: this role, not system:masters.
+		{"edgek:kube-apiserver-kubelet-client", "system:kubelet-api-admin",
+			rbacapply.Subject().WithAPIGroup(rbacv1.GroupName).WithKind("User").WithName("system:kube-apiserver")},
 	} {
-		if err := crb(b.name, b.role, b.group); err != nil {
+		if err := crb(b.name, b.role, b.subject); err != nil {
 			return err
 		}
+	}
+	// The controller-manager approved every bootstrap token's node certificate under edgek
+	// before node identities; edgek's own approver judges them now (pkg/nodeidentity).
+	if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, "edgek:node-autoapprove-bootstrap", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete ClusterRoleBinding edgek:node-autoapprove-bootstrap: %w", err)
 	}
 	ns := join.ConfigMapNamespace
 	role := rbacapply.Role("edgek:node-config", ns).WithLabels(label).WithRules(
@@ -99,13 +108,21 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	if _, err := cs.CoreV1().ConfigMaps(ns).Apply(ctx, cm, opts); err != nil {
 		return fmt.Errorf("apply ConfigMap %s: %w", join.ConfigMapName, err)
 	}
-	id, secret, ok := strings.Cut(j.BootstrapToken, ".")
+	return PublishServerToken(ctx, cs, j.BootstrapToken)
+}
+
+// PublishServerToken makes bootstrapToken ("<id>.<secret>") the bootstrap token of agents
+// joining with the server's token, and removes the one the server had before (its token
+// changed): that one no longer joins anyone. Tokens made by edgek token create stay.
+func PublishServerToken(ctx context.Context, cs kubernetes.Interface, bootstrapToken string) error {
+	opts := metav1.ApplyOptions{FieldManager: managedBy, Force: true}
+	id, secret, ok := strings.Cut(bootstrapToken, ".")
 	if !ok {
 		return fmt.Errorf("bootstrap token is not <id>.<secret>")
 	}
-	tok := coreapply.Secret("bootstrap-token-"+id, "kube-system").WithLabels(label).
+	tok := coreapply.Secret("bootstrap-token-"+id, "kube-system").WithLabels(map[string]string{"app.kubernetes.io/managed-by": managedBy}).
 		WithType(corev1.SecretTypeBootstrapToken).WithData(map[string][]byte{
-		"description":                    []byte("edgek: agents joining with the server's token"),
+		"description":                    []byte(ServerTokenDescription),
 		"token-id":                       []byte(id),
 		"token-secret":                   []byte(secret),
 		"usage-bootstrap-authentication": []byte("true"),
@@ -114,7 +131,6 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	if _, err := cs.CoreV1().Secrets("kube-system").Apply(ctx, tok, opts); err != nil {
 		return fmt.Errorf("apply bootstrap token Secret: %w", err)
 	}
-	// A token the server had before (its token was changed) no longer joins anyone.
 	secrets, err := cs.CoreV1().Secrets("kube-system").List(ctx, metav1.ListOptions{
 		LabelSelector: "app.kubernetes.io/managed-by=" + managedBy,
 		FieldSelector: "type=" + string(corev1.SecretTypeBootstrapToken),
@@ -133,11 +149,14 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 	return nil
 }
 
+// ServerTokenDescription is the description of the server token's bootstrap token.
+const ServerTokenDescription = "edgek: agents joining with the server's token"
+
 // LabelServerNode marks the node of a server with the control-plane role labels K3s users
 // expect (the kubelet may not set node-role labels on itself: NodeRestriction refuses them).
 // It waits for the node to be registered.
 func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) error {
-	cs, err := adminClient(adminKubeconfig)
+	cs, err := AdminClient(adminKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -158,7 +177,8 @@ func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) erro
 	}
 }
 
-func adminClient(kubeconfig string) (*kubernetes.Clientset, error) {
+// AdminClient is a client with the admin kubeconfig.
+func AdminClient(kubeconfig string) (*kubernetes.Clientset, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("admin kubeconfig: %w", err)

@@ -30,7 +30,7 @@ type NodeBundle struct {
 	// ServerCACert verifies the apiserver; ClientCACert verifies clients of the kubelet.
 	ServerCACert, ClientCACert string
 	Kubelet                    CertPair // client: CN=system:node:<name>, O=system:nodes
-	KubeletServing             CertPair // serving cert of the kubelet's API (logs, exec)
+	KubeletServing             CertPair // serving cert of the kubelet's API (logs, exec), signed by the kubelet CA
 	KubeProxy                  CertPair // client: CN=system:kube-proxy
 }
 
@@ -52,7 +52,7 @@ func EnsureNode(opts NodeOptions) (*NodeBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	serverCA, err := loadCA(opts.Server.ServerCACert, opts.Server.ServerCAKey)
+	kubeletCA, err := loadCA(opts.Server.KubeletCACert, opts.Server.KubeletCAKey)
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func EnsureNode(opts NodeOptions) (*NodeBundle, error) {
 		out  *CertPair
 	}{
 		{leafSpec{name: "client-kubelet", ca: clientCA, cn: "system:node:" + opts.NodeName, orgs: []string{"system:nodes"}}, &b.Kubelet},
-		{leafSpec{name: "serving-kubelet", ca: serverCA, cn: opts.NodeName, server: true, dns: dns, ips: ips}, &b.KubeletServing},
+		{leafSpec{name: "serving-kubelet", ca: kubeletCA, cn: opts.NodeName, server: true, dns: dns, ips: ips}, &b.KubeletServing},
 		{leafSpec{name: "client-kube-proxy", ca: clientCA, cn: "system:kube-proxy"}, &b.KubeProxy},
 	} {
 		if *l.out, err = ensureLeaf(dir, l.spec, clk, log); err != nil {

@@ -22,7 +22,11 @@ func TestEnsureNode(t *testing.T) {
 	}
 	verify(t, kubelet, server.ClientCACert, x509.ExtKeyUsageClientAuth)
 	serving := readCertFile(t, nb.KubeletServing.Cert)
-	verify(t, serving, server.ServerCACert, x509.ExtKeyUsageServerAuth)
+	verify(t, serving, server.KubeletCACert, x509.ExtKeyUsageServerAuth)
+	// Only the kubelet CA: a node's serving certificate never passes for the apiserver's.
+	if _, err := serving.Verify(x509.VerifyOptions{Roots: poolOf(readCertFile(t, server.ServerCACert))}); err == nil {
+		t.Error("the kubelet serving certificate verifies against the server CA")
+	}
 	if !slices.Contains(serving.DNSNames, "pi-1") || len(serving.IPAddresses) != 1 || serving.IPAddresses[0].String() != "172.31.254.2" {
 		t.Errorf("kubelet serving SANs = %v %v", serving.DNSNames, serving.IPAddresses)
 	}

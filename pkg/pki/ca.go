@@ -20,6 +20,7 @@ const (
 	serverCAName        = "server-ca"
 	clientCAName        = "client-ca"
 	requestHeaderCAName = "request-header-ca"
+	kubeletCAName       = "kubelet-ca"
 )
 
 // Validity periods.
@@ -36,6 +37,12 @@ type authority struct {
 	cert              *x509.Certificate
 	key               crypto.Signer
 	certPath, keyPath string
+}
+
+// ServerCAFile is the server CA certificate in a server's TLS dir (the one join tokens pin).
+func ServerCAFile(dir string) string {
+	cert, _ := pairPaths(dir, serverCAName)
+	return cert
 }
 
 // pairPaths returns the cert and key path of name in dir.

@@ -232,7 +232,7 @@ func TestEnsureNodeAt1970(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for cert, ca := range map[string]string{nb.Kubelet.Cert: server.ClientCACert, nb.KubeletServing.Cert: server.ServerCACert} {
+	for cert, ca := range map[string]string{nb.Kubelet.Cert: server.ClientCACert, nb.KubeletServing.Cert: server.KubeletCACert} {
 		c := readCertFile(t, cert)
 		for _, at := range []time.Time{bootClock, realDate, clockBuild.Add(300 * 24 * time.Hour)} {
 			if _, err := c.Verify(x509.VerifyOptions{Roots: poolOf(readCertFile(t, ca)), CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {

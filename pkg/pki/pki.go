@@ -48,6 +48,10 @@ type Bundle struct {
 	ClientCACert, ClientCAKey string
 	// RequestHeaderCACert and RequestHeaderCAKey are the front-proxy CA.
 	RequestHeaderCACert, RequestHeaderCAKey string
+	// KubeletCACert and KubeletCAKey sign kubelets' serving certificates, and nothing else:
+	// the apiserver trusts it for kubelets only, so a certificate a node obtains for the
+	// names it reports can never pass for the apiserver's.
+	KubeletCACert, KubeletCAKey string
 	// ServiceAccountKey is an RSA 2048 private key (PKCS#1 PEM) that signs
 	// service-account tokens; ServiceAccountPub is its public key (PKIX PEM).
 	ServiceAccountKey string
@@ -68,7 +72,7 @@ type Bundle struct {
 	Admin                  CertPair // CN=system:admin, O=system:masters
 	Scheduler              CertPair // CN=system:kube-scheduler
 	ControllerManager      CertPair // CN=system:kube-controller-manager
-	APIServerKubeletClient CertPair // CN=system:kube-apiserver, O=system:masters (apiserver -> kubelet)
+	APIServerKubeletClient CertPair // CN=system:kube-apiserver, no group (apiserver -> kubelet; RBAC: system:kubelet-api-admin)
 
 	// AuthProxy is signed by the request-header CA (ExtKeyUsage ClientAuth).
 	AuthProxy CertPair // CN=system:auth-proxy
@@ -124,7 +128,7 @@ func Ensure(opts Options) (*Bundle, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create pki dir: %w", err)
 	}
-	if err := checkCAPairs(dir, serverCAName, clientCAName, requestHeaderCAName); err != nil {
+	if err := checkCAPairs(dir, serverCAName, clientCAName, requestHeaderCAName, kubeletCAName); err != nil {
 		return nil, err
 	}
 	now, build, log := clockDefaults(opts.Now, opts.BuildTime, opts.Log)
@@ -132,8 +136,8 @@ func Ensure(opts Options) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	cas := make(map[string]*authority, 3)
-	for _, name := range []string{serverCAName, clientCAName, requestHeaderCAName} {
+	cas := make(map[string]*authority, 4)
+	for _, name := range []string{serverCAName, clientCAName, requestHeaderCAName, kubeletCAName} {
 		if cas[name], err = ensureCA(dir, name, clk); err != nil {
 			return nil, err
 		}
@@ -143,6 +147,7 @@ func Ensure(opts Options) (*Bundle, error) {
 	b.ServerCACert, b.ServerCAKey = cas[serverCAName].certPath, cas[serverCAName].keyPath
 	b.ClientCACert, b.ClientCAKey = cas[clientCAName].certPath, cas[clientCAName].keyPath
 	b.RequestHeaderCACert, b.RequestHeaderCAKey = cas[requestHeaderCAName].certPath, cas[requestHeaderCAName].keyPath
+	b.KubeletCACert, b.KubeletCAKey = cas[kubeletCAName].certPath, cas[kubeletCAName].keyPath
 	if b.ServiceAccountKey, b.ServiceAccountPub, err = ensureServiceAccountKey(dir); err != nil {
 		return nil, err
 	}
@@ -178,7 +183,8 @@ func leafSpecs(opts Options, cas map[string]*authority, b *Bundle, serving *Cert
 		{leafSpec{name: "client-admin", ca: client, cn: "system:admin", orgs: masters}, &b.Admin},
 		{leafSpec{name: "client-kube-scheduler", ca: client, cn: "system:kube-scheduler"}, &b.Scheduler},
 		{leafSpec{name: "client-kube-controller-manager", ca: client, cn: "system:kube-controller-manager"}, &b.ControllerManager},
-		{leafSpec{name: "client-kube-apiserver", ca: client, cn: "system:kube-apiserver", orgs: masters}, &b.APIServerKubeletClient},
+		// Least privilege: the kubelets' API, bound by pkg/k8s, not cluster-admin.
+		{leafSpec{name: "client-kube-apiserver", ca: client, cn: "system:kube-apiserver"}, &b.APIServerKubeletClient},
 		{leafSpec{name: "client-auth-proxy", ca: rh, cn: "system:auth-proxy"}, &b.AuthProxy},
 	}
 }

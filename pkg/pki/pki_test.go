@@ -34,6 +34,7 @@ func TestEnsureCreatesFilesWithModes(t *testing.T) {
 		{b.ServerCACert, 0o644}, {b.ServerCAKey, 0o600},
 		{b.ClientCACert, 0o644}, {b.ClientCAKey, 0o600},
 		{b.RequestHeaderCACert, 0o644}, {b.RequestHeaderCAKey, 0o600},
+		{b.KubeletCACert, 0o644}, {b.KubeletCAKey, 0o600},
 		{b.ServiceAccountKey, 0o600}, {b.ServiceAccountPub, 0o644},
 		{b.APIServerServingCert, 0o644}, {b.APIServerServingKey, 0o600}, {b.APIServerServingChain, 0o644},
 		{b.SchedulerServing.Cert, 0o644}, {b.SchedulerServing.Key, 0o600},
@@ -119,6 +120,7 @@ func TestEnsureValidityAndKeys(t *testing.T) {
 		{"server CA", CertPair{b.ServerCACert, b.ServerCAKey}, true, caEnd, "edgek-server-ca@", x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature},
 		{"client CA", CertPair{b.ClientCACert, b.ClientCAKey}, true, caEnd, "edgek-client-ca@", x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature},
 		{"request-header CA", CertPair{b.RequestHeaderCACert, b.RequestHeaderCAKey}, true, caEnd, "edgek-request-header-ca@", x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature},
+		{"kubelet CA", CertPair{b.KubeletCACert, b.KubeletCAKey}, true, caEnd, "edgek-kubelet-ca@", x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature},
 		{"serving", CertPair{b.APIServerServingCert, b.APIServerServingKey}, false, leafEnd, "kube-apiserver", x509.KeyUsageDigitalSignature},
 		{"admin", b.Admin, false, leafEnd, "system:admin", x509.KeyUsageDigitalSignature},
 		{"auth proxy", b.AuthProxy, false, leafEnd, "system:auth-proxy", x509.KeyUsageDigitalSignature},
@@ -199,7 +201,7 @@ func TestEnsureCertsVerify(t *testing.T) {
 		{"admin", b.Admin, client, x509.ExtKeyUsageClientAuth, "system:admin", []string{"system:masters"}, ""},
 		{"scheduler", b.Scheduler, client, x509.ExtKeyUsageClientAuth, "system:kube-scheduler", nil, ""},
 		{"controller-manager", b.ControllerManager, client, x509.ExtKeyUsageClientAuth, "system:kube-controller-manager", nil, ""},
-		{"apiserver kubelet client", b.APIServerKubeletClient, client, x509.ExtKeyUsageClientAuth, "system:kube-apiserver", []string{"system:masters"}, ""},
+		{"apiserver kubelet client", b.APIServerKubeletClient, client, x509.ExtKeyUsageClientAuth, "system:kube-apiserver", nil, ""},
 		{"auth proxy", b.AuthProxy, rh, x509.ExtKeyUsageClientAuth, "system:auth-proxy", nil, ""},
 	}
 	for _, tt := range tests {

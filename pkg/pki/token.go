@@ -7,10 +7,13 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Token format, K3s compatible: K10<sha256 hex of the CA cert file>::<user>:<secret>.
@@ -21,7 +24,8 @@ const (
 )
 
 // FullToken returns the K3s-compatible full token
-// "K10" + hex(sha256(CA cert file)) + "::server:" + secret.
+// "K10" + hex(sha256(CA cert file)) + "::server:" + secret, or "::<id>.<secret>" for a
+// bootstrap token (edgek token create).
 func FullToken(caCertFile, secret string) (string, error) {
 	if err := checkSecret(secret); err != nil {
 		return "", err
@@ -30,13 +34,23 @@ func FullToken(caCertFile, secret string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if IsBootstrapToken(secret) {
+		return tokenPrefix + hash + "::" + secret, nil
+	}
 	return tokenPrefix + hash + "::" + tokenUser + ":" + secret, nil
 }
 
+// bootstrapTokenRE is the form of a Kubernetes bootstrap token: "<id>.<secret>".
+var bootstrapTokenRE = regexp.MustCompile(`\A[a-z0-9]{6}\.[a-z0-9]{16}\z`)
+
+// IsBootstrapToken reports whether secret is a Kubernetes bootstrap token ("<id>.<secret>",
+// 6 and 16 characters of [a-z0-9]), as `edgek token create` makes.
+func IsBootstrapToken(secret string) bool { return bootstrapTokenRE.MatchString(secret) }
+
 // ParseToken splits a token. A full token "K10<hash>::<user>:<secret>" (any
-// user) returns its lower-cased CA hash and secret; a token without the "K10"
-// prefix is a bare secret and returns ("", token). Errors never quote the
-// token.
+// user) or "K10<hash>::<id>.<secret>" (a bootstrap token) returns its lower-cased CA hash
+// and secret; a token without the "K10" prefix is a bare secret and returns ("", token).
+// Errors never quote the token.
 func ParseToken(token string) (caHash, secret string, err error) {
 	if token == "" {
 		return "", "", errors.New("token is empty")
@@ -53,6 +67,9 @@ func ParseToken(token string) (caHash, secret string, err error) {
 	}
 	if _, err := hex.DecodeString(hash); err != nil {
 		return "", "", errors.New("malformed token: CA hash is not hex")
+	}
+	if IsBootstrapToken(creds) {
+		return strings.ToLower(hash), creds, nil
 	}
 	_, secret, ok = strings.Cut(creds, ":")
 	if !ok || secret == "" {
@@ -86,6 +103,9 @@ func EnsureToken(path, caCertFile, want string) (string, error) {
 	case secret != "" && wantSecret != "" && secret != wantSecret:
 		return "", fmt.Errorf("token given differs from the token stored in %s; pass the stored token or remove the file", path)
 	case secret == "" && wantSecret != "":
+		if err := CheckStrength(wantSecret); err != nil {
+			return "", fmt.Errorf("token given: %w", err)
+		}
 		secret = wantSecret
 	case secret == "":
 		if secret, err = randomSecret(); err != nil {
@@ -101,6 +121,10 @@ func EnsureToken(path, caCertFile, want string) (string, error) {
 	}
 	return full, nil
 }
+
+// StoredSecret returns the secret of the token stored at path, or "" if there is none. It
+// writes nothing.
+func StoredSecret(path string) (string, error) { return storedSecret(path) }
 
 // storedSecret returns the secret of the token at path, or "" if none.
 func storedSecret(path string) (string, error) {
@@ -196,6 +220,49 @@ func checkSecret(secret string) error {
 	return nil
 }
 
+// Strength rule for a token secret a user chooses.
+const (
+	minSecretBits     = 80
+	minDistinctSecret = 8
+)
+
+// CheckStrength refuses a secret a user chose that is easy to guess: it needs about 80 bits
+// as counted by its length and the kinds of characters in it, and 8 different characters.
+func CheckStrength(secret string) error {
+	if err := checkSecret(secret); err != nil {
+		return err
+	}
+	var lower, upper, digit, other bool
+	distinct := map[rune]bool{}
+	for _, r := range secret {
+		distinct[r] = true
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		default:
+			other = true
+		}
+	}
+	alphabet := 0
+	for _, c := range []struct {
+		in   bool
+		size int
+	}{{lower, 26}, {upper, 26}, {digit, 10}, {other, 33}} {
+		if c.in {
+			alphabet += c.size
+		}
+	}
+	bits := float64(utf8.RuneCountInString(secret)) * math.Log2(float64(alphabet))
+	if bits < minSecretBits || len(distinct) < minDistinctSecret {
+		return fmt.Errorf("token secret is too weak: it needs %d bits (length × log2 of the kinds of characters used: e.g. 16 characters mixing upper and lower case and digits, or 18 lower-case letters) and %d different characters; leave --token out and edgek makes a random one", minSecretBits, minDistinctSecret)
+	}
+	return nil
+}
+
 func randomSecret() (string, error) {
 	b := make([]byte, tokenSecretBytes)
 	if _, err := rand.Read(b); err != nil {
@@ -206,8 +273,12 @@ func randomSecret() (string, error) {
 
 // BootstrapToken derives the Kubernetes bootstrap token ("<id>.<secret>", 6 and 16
 // characters of [a-f0-9]) that agents holding the join secret authenticate with. Server
-// and agent derive it alike, so the join secret itself never crosses the network.
+// and agent derive it alike, so the join secret itself never crosses the network. A secret
+// that is a bootstrap token already (edgek token create) is used as it is.
 func BootstrapToken(secret string) string {
+	if IsBootstrapToken(secret) {
+		return secret
+	}
 	sum := sha256.Sum256([]byte("edgek-bootstrap-token:" + secret))
 	h := hex.EncodeToString(sum[:])
 	return h[:6] + "." + h[6:22]
@@ -217,4 +288,41 @@ func BootstrapToken(secret string) string {
 func CAHashPEM(pemData []byte) string {
 	sum := sha256.Sum256(pemData)
 	return hex.EncodeToString(sum[:])
+}
+
+// RotateToken replaces the secret of the token stored at path with newSecret (checked with
+// CheckStrength), or with a random one if it is empty, and returns the new full token and
+// the old secret.
+func RotateToken(path, caCertFile, newSecret string) (full, oldSecret string, err error) {
+	if oldSecret, err = storedSecret(path); err != nil {
+		return "", "", err
+	}
+	if oldSecret == "" {
+		return "", "", fmt.Errorf("no token in %s: has edgek server run with this data dir?", path)
+	}
+	if newSecret != "" {
+		hash, secret, err := ParseToken(newSecret)
+		if err != nil {
+			return "", "", fmt.Errorf("new token: %w", err)
+		}
+		if err := checkCAHash(caCertFile, hash); err != nil {
+			return "", "", fmt.Errorf("new token: %w", err)
+		}
+		if err := CheckStrength(secret); err != nil {
+			return "", "", fmt.Errorf("new token: %w", err)
+		}
+		newSecret = secret
+	} else if newSecret, err = randomSecret(); err != nil {
+		return "", "", err
+	}
+	if newSecret == oldSecret {
+		return "", "", errors.New("the new token is the current one")
+	}
+	if full, err = FullToken(caCertFile, newSecret); err != nil {
+		return "", "", err
+	}
+	if err := writeTokenFile(path, full); err != nil {
+		return "", "", err
+	}
+	return full, oldSecret, nil
 }

@@ -53,6 +53,7 @@ func TestParseToken(t *testing.T) {
 		{name: "full, upper-case hash", token: "K10" + strings.ToUpper(hash) + "::server:x", wantHash: hash, wantSecr: "x"},
 		{name: "full, colon in secret", token: "K10" + hash + "::server:a:b", wantHash: hash, wantSecr: "a:b"},
 		{name: "bare", token: "s3cret", wantSecr: "s3cret"},
+		{name: "full, bootstrap token", token: "K10" + hash + "::abcdef.0123456789abcdef", wantHash: hash, wantSecr: "abcdef.0123456789abcdef"},
 		{name: "bare hex", token: strings.Repeat("0f", 32), wantSecr: strings.Repeat("0f", 32)},
 		{name: "empty", token: "", wantErr: true},
 		{name: "short hash", token: "K10abcd::server:x", wantErr: true},
@@ -91,8 +92,10 @@ func TestEnsureToken(t *testing.T) {
 		wantErr string
 	}{
 		{name: "generate", wantTok: ""},
-		{name: "new from bare secret", want: "abc", wantTok: full("abc")},
-		{name: "new from full token", want: full("abc"), wantTok: full("abc")},
+		{name: "new from bare secret", want: "Edge-Gateway-7-Berlin", wantTok: full("Edge-Gateway-7-Berlin")},
+		{name: "new from full token", want: full("Edge-Gateway-7-Berlin"), wantTok: full("Edge-Gateway-7-Berlin")},
+		{name: "new, weak", want: "abc", wantErr: "too weak"},
+		{name: "new bootstrap token", want: "abcdef.0123456789abcdef", wantTok: "K10" + hash + "::abcdef.0123456789abcdef"},
 		{name: "reuse stored", stored: full("old"), wantTok: full("old")},
 		{name: "reuse stored, same secret given", stored: full("old"), want: "old", wantTok: full("old")},
 		{name: "stored bare secret is normalised", stored: "old\n", wantTok: full("old")},
@@ -119,7 +122,7 @@ func TestEnsureToken(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("EnsureToken err = %v, want it to contain %q", err, tt.wantErr)
 				}
-				for _, secret := range []string{"old", "other", "abc"} {
+				for _, secret := range []string{"old", "other", "abc", "Edge-Gateway"} {
 					if strings.Contains(err.Error(), ":"+secret) || strings.HasSuffix(err.Error(), secret) {
 						t.Errorf("error %q may reveal a secret", err)
 					}
@@ -163,5 +166,58 @@ func TestBootstrapToken(t *testing.T) {
 	}
 	if strings.Contains(tok, "s3cret") {
 		t.Error("bootstrap token contains the secret")
+	}
+	if got := BootstrapToken("abcdef.0123456789abcdef"); got != "abcdef.0123456789abcdef" {
+		t.Errorf("a bootstrap token (edgek token create) became %q", got)
+	}
+}
+
+func TestCheckStrength(t *testing.T) {
+	for _, tt := range []struct {
+		secret string
+		ok     bool
+	}{
+		{"3f8a1c9e7b2d4f60a5c8e1b3d7f9024c", true},  // hex digits, as edgek makes
+		{"abcdef.0123456789abcdef", true},           // a bootstrap token
+		{"Edge-Gateway-7-Berlin", true},             // 21 of all kinds
+		{"Kx9mP2qR7vL4tW8z", true},                  // 16 of upper, lower case and digits
+		{"correcthorsebattery", true},               // 19 lower-case letters
+		{"abc", false},                              // short
+		{"passwordpassword", false},                 // 16 lower-case letters: 75 bits
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false}, // one character
+		{"12341234123412341234123412341234", false}, // 4 different characters
+	} {
+		err := CheckStrength(tt.secret)
+		if (err == nil) != tt.ok {
+			t.Errorf("CheckStrength(%q) = %v, want ok %v", tt.secret, err, tt.ok)
+		}
+	}
+}
+
+func TestRotateToken(t *testing.T) {
+	ca, hash := testCA(t)
+	path := filepath.Join(t.TempDir(), "token")
+	if _, _, err := RotateToken(path, ca, ""); err == nil || !strings.Contains(err.Error(), "no token in") {
+		t.Errorf("rotate without a token: %v", err)
+	}
+	first, err := EnsureToken(path, ca, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, firstSecret, _ := ParseToken(first)
+	full, old, err := RotateToken(path, ca, "")
+	if err != nil || old != firstSecret || full == first || !strings.HasPrefix(full, "K10"+hash+"::server:") {
+		t.Fatalf("RotateToken = %q, old %q, %v", full, old, err)
+	}
+	if got, _ := EnsureToken(path, ca, ""); got != full {
+		t.Errorf("stored token after rotate = %q, want %q", got, full)
+	}
+	for _, bad := range []struct{ secret, want string }{{"abc", "too weak"}, {full, "is the current one"}} {
+		if _, _, err := RotateToken(path, ca, bad.secret); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("RotateToken(%q): %v, want %q", bad.secret, err, bad.want)
+		}
+	}
+	if full, _, err := RotateToken(path, ca, "Edge-Gateway-7-Berlin"); err != nil || full != "K10"+hash+"::server:Edge-Gateway-7-Berlin" {
+		t.Errorf("RotateToken to a chosen secret = %q, %v", full, err)
 	}
 }

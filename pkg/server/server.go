@@ -17,6 +17,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/deploy"
 	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
@@ -66,6 +67,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 			log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
 			return nil
 		}},
+		nodeIdentity(c, log),
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
 	}
@@ -151,4 +153,21 @@ func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error)
 		Disabled:   c.Disable,
 		Log:        log.With("component", "deploy"),
 	}), nil
+}
+
+// nodeIdentity judges the certificates joining agents request (pkg/nodeidentity): the
+// server's own node name is never given to one.
+func nodeIdentity(c *config.Server, log *slog.Logger) daemon.Component {
+	var servers []string
+	if !c.DisableAgent {
+		servers = append(servers, c.NodeName)
+	}
+	return &daemon.Upstream{ComponentName: "node-identity", Prepare: func(context.Context) (func(context.Context) error, error) {
+		client, err := k8s.AdminClient(c.Kubeconfig("admin"))
+		if err != nil {
+			return nil, err
+		}
+		a := &nodeidentity.Approver{Client: client, Group: join.BootstrapGroup, ServerNodes: servers, Log: log.With("component", "node-identity")}
+		return a.Run, nil
+	}}
 }

@@ -3,7 +3,15 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,7 +44,8 @@ spec:
 // TestJoin runs a two-node cluster: a server, and an `edgek agent` on a second host (its
 // own network namespace, on a LAN made of a veth between the two) that joins it with the
 // server's token. Pods on the two nodes talk over flannel VXLAN, the agent's kubelet serves
-// logs and exec, and tokens that are not the server's are refused.
+// logs and exec, tokens that are not the server's are refused, and node names are bound to
+// the machine that joined with them.
 func TestJoin(t *testing.T) { testJoin(t, "vxlan") }
 
 // TestJoinHostGW is TestJoin with flannel's host-gw backend: routes to the other node's pod
@@ -157,13 +166,38 @@ func testJoin(t *testing.T, backend string) {
 		s.stop()
 		return
 	}
-	// A restarted agent rejoins with its certificate and keeps its node.
+	// The agent's kubelet serves logs and exec (above) with a certificate the server CA signed,
+	// which the apiserver verifies: with a self-signed one in its place they fail.
+	csrs := func(signer string) string {
+		return s.mustKubectl("get", "csr", "-o", `jsonpath={range .items[?(@.spec.signerName=="`+signer+`")]}{.spec.username} {.status.conditions[0].type}{"\n"}{end}`)
+	}
+	if out := csrs("kubernetes.io/kubelet-serving"); !strings.Contains(out, "system:node:agent Approved") {
+		t.Errorf("the agent's kubelet serving certificate was not approved: %q", out)
+	}
 	a.stop()
+	// As the kubelet keeps it (a file and the -current link to it), for the names and
+	// addresses it would request: the kubelet serves it as long as it is valid.
+	tlsDir := filepath.Join(a.dataDir, "agent", "tls")
+	fake := "kubelet-server-2026-01-01-00-00-00.pem"
+	if err := os.WriteFile(filepath.Join(tlsDir, fake), selfSigned(t, "agent", nsAgent.ip), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(tlsDir, "kubelet-server-current.pem"))
+	if err := os.Symlink(filepath.Join(tlsDir, fake), filepath.Join(tlsDir, "kubelet-server-current.pem")); err != nil {
+		t.Fatal(err)
+	}
+	// A restarted agent rejoins with its certificate and keeps its node.
 	a.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node/agent", "--timeout=120s")
-	if n := strings.Count(s.mustKubectl("get", "csr", "-o", "name"), "\n"); n != 1 {
-		t.Errorf("%d CSRs after the agent's restart, want the first one only", n)
+	if n := strings.Count(csrs("kubernetes.io/kube-apiserver-client-kubelet"), "\n"); n != 1 {
+		t.Errorf("%d client CSRs after the agent's restart, want the first one only", n)
 	}
+	eventually(t, 60*time.Second, "kubectl logs refused by the apiserver: the kubelet's serving certificate is self-signed", func() error {
+		if out, err := s.kubectl("logs", pods["agent"]); err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			return fmt.Errorf("%v, %q", err, out)
+		}
+		return nil
+	})
 	if log := readFile(t, a.logPath); !strings.Contains(log, `with="the node's certificate"`) ||
 		strings.Contains(log, "does not accept the node's certificate") {
 		t.Error("the restarted agent did not rejoin with its certificate")
@@ -177,16 +211,15 @@ func testJoin(t *testing.T, backend string) {
 	a.waitLog(90*time.Second, "starting with the settings of the last join", `msg="component ready" component=kubelet`)
 	a.stop()
 
-	// A new server token: the old bootstrap token is gone, the joined node still rejoins.
+	// edgek token rotate, on the running server: the old token joins no one from then on
+	// (its bootstrap token is gone), and the joined node still rejoins.
 	tokens := func() string {
 		return s.mustKubectl("get", "secret", "-n", "kube-system", "--field-selector", "type=bootstrap.kubernetes.io/token", "-o", "name")
 	}
-	if err := os.Remove(filepath.Join(s.dataDir, "server", "token")); err != nil {
-		t.Fatal(err)
-	}
 	s.start()
-	if newToken := strings.TrimSpace(readFile(t, filepath.Join(s.dataDir, "server", "token"))); newToken == token {
-		t.Fatal("the server kept its token")
+	newToken := tokenLine(t, s.edgekToken("rotate", "--force")) // --force: this host may have an installed edgek configured
+	if newToken == token || newToken != strings.TrimSpace(readFile(t, filepath.Join(s.dataDir, "server", "token"))) {
+		t.Fatalf("edgek token rotate printed %q; the old token was %q", newToken, token)
 	}
 	eventually(t, 30*time.Second, "one bootstrap token, the new one", func() error {
 		if out := tokens(); strings.Count(out, "secret/") != 1 || strings.Contains(out, "bootstrap-token-"+bootstrapID(token)) {
@@ -194,13 +227,56 @@ func testJoin(t *testing.T, backend string) {
 		}
 		return nil
 	})
+	checkRefused(t, nsAgent, s, "the token before rotate", token, "the server rejected the join token")
 	a.start()
 	eventually(t, 60*time.Second, "the agent's node Ready after the token change", func() error {
 		_, err := s.kubectl("wait", "--for=condition=Ready", "node/agent", "--timeout=5s")
 		return err
 	})
-	a.stop()
+	checkNodeIdentity(t, nsServer, s, a)
 	s.stop()
+}
+
+// checkNodeIdentity: another machine (a third host on the LAN) holding the join token cannot
+// join under the name of a registered node, nor under the server's; once the node is deleted
+// its name is free. a is running; it is stopped on return.
+func checkNodeIdentity(t *testing.T, nsServer *netns, s, a *server) {
+	t.Helper()
+	token := strings.TrimSpace(readFile(t, filepath.Join(s.dataDir, "server", "token")))
+	nsOther := newNetnsAt(t, "172.31.254.4")
+	run(t, "ip", "-n", nsOther.name, "route", "add", "default", "dev", "edgek0")
+	nsServer.connect(t, nsOther)
+	checkRefused(t, nsOther, s, "another machine as node agent", token,
+		`NodeNameTaken, message: node "agent" is registered by another machine`, "--node-name", "agent")
+	checkRefused(t, nsOther, s, "another machine as the server's node", token,
+		`NodeNameReserved, message: node name "server" is the server's node`, "--node-name", "server")
+	if !strings.Contains(readFile(t, s.logPath), `msg="refused a joining node's certificate"`) {
+		t.Error("the server did not log the refusals")
+	}
+	// Tokens that expire (edgek token create): an expired one is refused.
+	expired := tokenLine(t, s.edgekToken("create", "--ttl", "1s"))
+	time.Sleep(2 * time.Second)
+	checkRefused(t, nsOther, s, "an expired token", expired, "the server rejected the join token", "--node-name", "other")
+
+	// The board is re-imaged: its node is deleted, and the new machine takes the name, joining
+	// with a token made for it.
+	a.stop()
+	s.mustKubectl("delete", "node", "agent")
+	fresh := tokenLine(t, s.edgekToken("create", "--ttl", "10m", "--description", "e2e re-imaged board"))
+	if list := s.edgekToken("list"); !strings.Contains(list, bootstrapID(fresh)) || !strings.Contains(list, "e2e re-imaged board") || strings.Contains(list, fresh[strings.LastIndex(fresh, ".")+1:]) {
+		t.Errorf("edgek token list: want the new token's ID and description, not its secret:\n%s", list)
+	}
+	other := newAgent(t, nsOther, s, fresh, "--node-name", "agent")
+	other.launch()
+	other.waitLog(120*time.Second, `msg="the server signed the kubelet's client certificate"`)
+	other.stop()
+	if out := s.edgekToken("delete", bootstrapID(fresh)); !strings.Contains(out, "deleted token "+bootstrapID(fresh)) {
+		t.Errorf("edgek token delete: %s", out)
+	}
+	// The apiserver caches a token's successful authentication for 10 seconds (kube-apiserver's
+	// token success cache): the agent above used this one just now.
+	time.Sleep(11 * time.Second)
+	checkRefused(t, nsOther, s, "a deleted token", fresh, "the server rejected the join token", "--node-name", "other")
 }
 
 // bootstrapID is the id of the bootstrap token edgek derives from a join token.
@@ -214,21 +290,51 @@ func bootstrapID(token string) string {
 func checkJoinRefused(t *testing.T, ns *netns, s *server, token string) {
 	t.Helper()
 	hash, _, _ := strings.Cut(strings.TrimPrefix(token, "K10"), "::")
-	url := "https://" + s.ns.ip + ":6443"
-	for _, tt := range []struct{ name, token, want string }{
-		{"wrong secret", "K10" + hash + "::server:not-the-secret", "the server rejected the join token"},
-		{"token of another server", "K10" + strings.Repeat("ab", 32) + "::server:x", "is not the one the token pins"},
-	} {
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "config.yaml"), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, code, err := runEdgek(ns, 90*time.Second, "agent", "--server", url, "--token", tt.token,
-			"--data-dir", filepath.Join(dir, "data"), "--config", filepath.Join(dir, "config.yaml"), "--node-ip", ns.ip)
-		if err != nil || code == 0 || !strings.Contains(lastLine(out), tt.want) {
-			t.Errorf("%s: exit %d, %v, want an error %q; output:\n%s", tt.name, code, err, tt.want, out)
+	checkRefused(t, ns, s, "wrong secret", "K10"+hash+"::server:not-the-secret", "the server rejected the join token")
+	checkRefused(t, ns, s, "token of another server", "K10"+strings.Repeat("ab", 32)+"::server:x", "is not the one the token pins")
+}
+
+// checkRefused runs an agent in ns that joins s with token (and extra flags) and must exit
+// with an error that says want.
+func checkRefused(t *testing.T, ns *netns, s *server, name, token, want string, extra ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"agent", "--server", "https://" + s.ns.ip + ":6443", "--token", token,
+		"--data-dir", filepath.Join(dir, "data"), "--config", filepath.Join(dir, "config.yaml"), "--node-ip", ns.ip}, extra...)
+	out, code, err := runEdgek(ns, 90*time.Second, args...)
+	if err != nil || code == 0 || !strings.Contains(lastLine(out), want) {
+		t.Errorf("%s: exit %d, %v, want an error %q; output:\n%s", name, code, err, want, out)
+		// It joined after all: stop what it started (containerd, shims, pods).
+		if out, _, err := runEdgek(ns, 2*time.Minute, "killall", "--data-dir", filepath.Join(dir, "data")); err != nil {
+			t.Errorf("killall after %s: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// edgekToken runs edgek token with args on the server s, and returns its output.
+func (s *server) edgekToken(args ...string) string {
+	s.t.Helper()
+	// Flags before arguments (urfave/cli stops parsing flags at the first argument).
+	out, code, err := runEdgek(s.ns, time.Minute, append([]string{"token", args[0], "--data-dir", s.dataDir}, args[1:]...)...)
+	if err != nil || code != 0 {
+		s.t.Fatalf("edgek token %v: exit %d, %v\n%s", args, code, err, out)
+	}
+	return out
+}
+
+// tokenLine is the join token edgek token printed.
+func tokenLine(t *testing.T, out string) string {
+	t.Helper()
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "K10") {
+			return strings.TrimSpace(l)
+		}
+	}
+	t.Fatalf("no token in the output of edgek token:\n%s", out)
+	return ""
 }
 
 // checkCgroupRoot: --kubelet-arg reaches the kubelet; its pods' cgroups are under the
@@ -299,4 +405,29 @@ func removeCgroupTree(t *testing.T, dir string) {
 			t.Errorf("remove cgroup %s: %v", dirs[i], err)
 		}
 	}
+}
+
+// selfSigned is a self-signed kubelet serving certificate and its key (PEM) of node at ip,
+// with the subject and names the kubelet requests (so it does not replace it at once).
+func selfSigned(t *testing.T, node, ip string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{node}, IPAddresses: []net.IP{net.ParseIP(ip)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
 }

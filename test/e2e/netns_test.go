@@ -72,10 +72,12 @@ func newNetnsAt(t *testing.T, ip string) *netns {
 // namespaces (it goes when they go): two hosts on one isolated LAN.
 func (n *netns) connect(t *testing.T, other *netns) {
 	t.Helper()
-	run(t, "ip", "-n", n.name, "link", "add", "lan0", "type", "veth", "peer", "name", "lan0", "netns", other.name)
-	for _, ns := range []*netns{n, other} {
-		run(t, "ip", "-n", ns.name, "link", "set", "lan0", "master", "edgek0")
-		run(t, "ip", "-n", ns.name, "link", "set", "lan0", "up")
+	// Named after the peer, so that a host can be on several links.
+	dev := func(peer *netns) string { return "lan" + peer.ip[strings.LastIndex(peer.ip, ".")+1:] }
+	run(t, "ip", "-n", n.name, "link", "add", dev(other), "type", "veth", "peer", "name", dev(n), "netns", other.name)
+	for _, l := range []struct{ ns, peer *netns }{{n, other}, {other, n}} {
+		run(t, "ip", "-n", l.ns.name, "link", "set", dev(l.peer), "master", "edgek0")
+		run(t, "ip", "-n", l.ns.name, "link", "set", dev(l.peer), "up")
 	}
 }
 

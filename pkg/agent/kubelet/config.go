@@ -61,9 +61,12 @@ func Config(a *config.Agent, tls *pki.NodeBundle, h Host) string {
 		w("tlsPrivateKeyFile: %q", tls.KubeletServing.Key)
 	}
 	if a.Joins() {
-		// The client certificate comes from a CSR the controller-manager signs; the kubelet
-		// renews it the same way before it expires.
+		// The client certificate comes from a CSR the server signs; the kubelet renews it
+		// the same way before it expires. So does its serving certificate, which the
+		// apiserver verifies with the server CA (edgek's approver signs it off for the
+		// names and addresses the node reports).
 		w("rotateCertificates: true")
+		w("serverTLSBootstrap: true")
 	}
 	return b.String()
 }
@@ -77,9 +80,6 @@ func Args(a *config.Agent) []string {
 		"node-ip":           a.NodeIP.String(),
 		"root-dir":          a.KubeletRootDir(),
 		"cert-dir":          a.TLSDir(),
-	}
-	if a.Joins() {
-		d["bootstrap-kubeconfig"] = a.BootstrapKubeconfig()
 	}
 	if len(a.NodeLabels) > 0 {
 		d["node-labels"] = strings.Join(a.NodeLabels, ",")

@@ -57,6 +57,26 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+// TestConfigJoined: a joined node's kubelet requests and renews its client and serving
+// certificates from the server; a server's own node has them from the server's CAs.
+func TestConfigJoined(t *testing.T) {
+	local := Config(agent(), &pki.NodeBundle{ClientCACert: "/tls/client-ca.crt", KubeletServing: pki.CertPair{Cert: "/tls/k.crt", Key: "/tls/k.key"}}, Host{CgroupDriver: "systemd"})
+	joined := agent()
+	joined.Token, joined.ServerURL = "K10abc::server:x", "https://192.168.1.10:6443"
+	got := Config(joined, &pki.NodeBundle{ClientCACert: "/tls/client-ca.crt"}, Host{CgroupDriver: "systemd"})
+	for _, w := range []string{"rotateCertificates: true", "serverTLSBootstrap: true"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("joined node's config lacks %q:\n%s", w, got)
+		}
+		if strings.Contains(local, w) {
+			t.Errorf("server node's config has %q:\n%s", w, local)
+		}
+	}
+	if strings.Contains(got, "tlsCertFile") {
+		t.Errorf("joined node's kubelet has a serving certificate file:\n%s", got)
+	}
+}
+
 func TestArgs(t *testing.T) {
 	a := agent()
 	a.NodeLabels = []string{"tier=edge", "zone=a"}

@@ -27,6 +27,7 @@ func inputs(mod func(*config.Server)) Inputs {
 	b := &pki.Bundle{
 		ServerCACert: "/tls/server-ca.crt", ServerCAKey: "/tls/server-ca.key",
 		ClientCACert: "/tls/client-ca.crt", ClientCAKey: "/tls/client-ca.key",
+		KubeletCACert: "/tls/kubelet-ca.crt", KubeletCAKey: "/tls/kubelet-ca.key",
 		ServiceAccountKey: "/tls/service.key", ServiceAccountPub: "/tls/service.pub",
 		SchedulerServing:         pki.CertPair{Cert: "/tls/serving-kube-scheduler.crt", Key: "/tls/serving-kube-scheduler.key"},
 		ControllerManagerServing: pki.CertPair{Cert: "/tls/serving-kube-controller-manager.crt", Key: "/tls/serving-kube-controller-manager.key"},
@@ -80,6 +81,8 @@ func TestControlPlaneArgs(t *testing.T) {
 			"service-account-issuer":   "https://kubernetes.default.svc.cluster.local",
 			"anonymous-auth":           "false",
 			"client-ca-file":           "/tls/client-ca.crt",
+			// The apiserver verifies kubelets' serving certificates.
+			"kubelet-certificate-authority": "/tls/kubelet-ca.crt",
 		}, []string{"endpoint-reconciler-type", "etcd-cafile", "etcd-certfile", "etcd-keyfile"}},
 		{"apiserver external etcd with client tls", APIServer, withEtcd(config.EtcdEndpoints{
 			Servers: []string{"https://10.0.0.5:2379", "https://10.0.0.6:2379"},
