@@ -34,7 +34,7 @@ type Runners struct {
 func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	commands := []*cli.Command{
 		serverCommand(ctx, stderr, r), agentCommand(ctx, stderr, r), kubectlCommand(r), ctrCommand(r), crictlCommand(r),
-		checkConfigCommand(r), killallCommand(r), certificateCommand(), tokenCommand(r),
+		checkConfigCommand(r), killallCommand(r), certificateCommand(), tokenCommand(r), secretsEncryptCommand(),
 	}
 	known := map[string]bool{}
 	for _, c := range commands {

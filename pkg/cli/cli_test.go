@@ -50,7 +50,7 @@ func TestServerDefaults(t *testing.T) {
 	}
 	if c.HTTPSPort != 6443 || c.ClusterCIDR.String() != "10.42.0.0/16" || c.ServiceCIDR.String() != "10.43.0.0/16" ||
 		c.ClusterDNS.String() != "10.43.0.10" || c.ClusterDomain != "cluster.local" ||
-		c.WriteKubeconfig != "/etc/edgek/edgek.yaml" || c.WriteKubeconfigMode != 0o600 || c.DisableAgent {
+		c.WriteKubeconfig != "/etc/edgek/edgek.yaml" || c.WriteKubeconfigMode != 0o600 || c.DisableAgent || c.SecretsEncryption {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 }
@@ -62,6 +62,7 @@ cluster-domain: file.local
 https-listen-port: 7443
 write-kubeconfig-mode: 0644
 disable-agent: true
+secrets-encryption: true
 tls-san: [file-a, file-b]
 kube-apiserver-arg:
   - v=1
@@ -92,8 +93,8 @@ kube-apiserver-arg:
 			if c.ClusterDomain != tt.wantDomain || c.HTTPSPort != tt.wantPort {
 				t.Errorf("domain, port = %q, %d; want %q, %d", c.ClusterDomain, c.HTTPSPort, tt.wantDomain, tt.wantPort)
 			}
-			if c.WriteKubeconfigMode != 0o644 || !c.DisableAgent {
-				t.Errorf("mode %o, disable-agent %v: file values not applied", c.WriteKubeconfigMode, c.DisableAgent)
+			if c.WriteKubeconfigMode != 0o644 || !c.DisableAgent || !c.SecretsEncryption {
+				t.Errorf("mode %o, disable-agent %v, secrets-encryption %v: file values not applied", c.WriteKubeconfigMode, c.DisableAgent, c.SecretsEncryption)
 			}
 			if want := []string{"file-a", "file-b", "dropin"}; !slices.Equal(c.TLSSANs, want) {
 				t.Errorf("tls-san = %q, want %q", c.TLSSANs, want)

@@ -51,6 +51,7 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		WriteKubeconfig:            ctx.String("write-kubeconfig"),
 		DisableAgent:               ctx.Bool("disable-agent"),
 		Disable:                    ctx.StringSlice("disable"),
+		SecretsEncryption:          ctx.Bool("secrets-encryption"),
 		Node:                       nodeSettings(ctx),
 		Debug:                      ctx.Bool("debug"),
 		Datastore: config.Datastore{

@@ -76,6 +76,9 @@ type Server struct {
 	Node NodeSettings
 	// Disable lists bundled addons (coredns, dashboard) not to deploy; deployed ones are removed.
 	Disable []string
+	// SecretsEncryption encrypts Secrets at rest with a key in the cred dir (pkg/secretsenc).
+	// Default false; once on, it stays on.
+	SecretsEncryption bool
 	// Debug turns on debug logging. Default false.
 	Debug bool
 }

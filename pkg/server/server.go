@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/edgek-io/edgek/manifests"
 	"github.com/edgek-io/edgek/pkg/agent"
@@ -19,6 +20,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/secretsenc"
 )
 
 // Run runs a server until ctx ends or a component fails. c must be validated.
@@ -44,6 +46,10 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	if err := writeComponentKubeconfigs(c, bundle); err != nil {
 		return err
 	}
+	encryption, err := secretsEncryption(c, log)
+	if err != nil {
+		return err
+	}
 	kine := datastore.New(c, log.With("component", "datastore"))
 	nodeCfg := c.Agent(control.LocalURL(c))
 	clockDirs := []string{c.TLSDir()}
@@ -67,6 +73,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 			log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
 			return nil
 		}},
+		encryption,
 		nodeIdentity(c, log),
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
@@ -92,6 +99,37 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return nil
 	}
 	return daemon.Run(ctx, log, onReady, comps...)
+}
+
+// secretsEncryption makes the secrets encryption key at the first start with
+// --secrets-encryption and returns the step that rewrites the Secrets stored before with the
+// active key (a step that does nothing when encryption is off). Turning it off again is
+// refused: the apiserver could not read the Secrets encrypted so far.
+func secretsEncryption(c *config.Server, log *slog.Logger) (daemon.Component, error) {
+	files := secretsenc.In(c.CredDir())
+	noop := &daemon.Step{StepName: "secrets-encryption", Do: func(context.Context) error { return nil }}
+	if !c.SecretsEncryption {
+		if _, err := os.Stat(files.Config); err == nil {
+			return nil, fmt.Errorf("the Secrets of this server are encrypted with the keys in %s: start it with --secrets-encryption (turning encryption off is not supported)", files.Config)
+		}
+		return noop, nil
+	}
+	keys, err := files.Ensure(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	active := keys[0].Name
+	if files.Rewritten() == active {
+		return noop, nil
+	}
+	return &daemon.Step{StepName: "secrets-encryption", Do: func(ctx context.Context) error {
+		n, err := k8s.RewriteSecrets(ctx, c.Kubeconfig("admin"))
+		if err != nil {
+			return fmt.Errorf("encrypt the existing Secrets: %w", err)
+		}
+		log.Info("rewrote the Secrets with the active encryption key", "key", active, "secrets", n)
+		return files.SetRewritten(active)
+	}}, nil
 }
 
 // publishedJoin is what the server publishes for agents that join with its token.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/secretsenc"
 )
 
 // Inputs is everything the control-plane argument builders read.
@@ -55,6 +56,9 @@ func APIServer(in Inputs) []string {
 		"storage-backend":                    "etcd3",
 		"tls-cert-file":                      t.APIServerServingChain,
 		"tls-private-key-file":               t.APIServerServingKey,
+	}
+	if c.SecretsEncryption {
+		d["encryption-provider-config"] = secretsenc.In(c.CredDir()).Config
 	}
 	if c.NodeIP.IsLoopback() {
 		// The apiserver refuses to advertise loopback into the kubernetes Endpoints.

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/secretsenc"
 )
 
 // tokenCommand is `edgek token create|list|delete|rotate` (kubeadm's and K3s's names).
@@ -74,5 +75,21 @@ func tokenCommand(r Runners) *cli.Command {
 				}),
 			},
 		},
+	}
+}
+
+// secretsEncryptCommand is `edgek secrets-encrypt status` (K3s's name).
+func secretsEncryptCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "secrets-encrypt",
+		Usage: "secrets encryption at rest (--secrets-encryption on the server)",
+		Subcommands: []*cli.Command{{
+			Name:  "status",
+			Usage: "show whether Secrets are encrypted, the active key's name and whether every Secret uses it",
+			Flags: []cli.Flag{dataDirFlag()},
+			Action: func(cc *cli.Context) error {
+				return secretsenc.In((&config.Server{DataDir: cc.String("data-dir")}).CredDir()).Status(os.Stdout)
+			},
+		}},
 	}
 }
