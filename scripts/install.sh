@@ -123,7 +123,26 @@ setup_vars() {
 	esac
 }
 
-# check_dirs refuses relative directories, and / itself, before anything is written.
+# SYSTEM_DIR_FN defines system_dir DIR: true if DIR (trailing slashes aside) is a directory
+# of the system, which the uninstaller must never remove. The uninstaller carries it too.
+# shellcheck disable=SC2016 # the function's text: it expands where it runs
+SYSTEM_DIR_FN='system_dir() {
+	sd_dir=$(printf "%s" "$1" | tr -s /)
+	sd_dir=${sd_dir%/}
+	case "${sd_dir:-/}" in
+	/ | /bin | /boot | /dev | /etc | /etc/systemd | /etc/systemd/system | /etc/init.d | /home | \
+		/lib | /lib32 | /lib64 | /libx32 | /media | /mnt | /opt | /proc | /root | /run | /sbin | \
+		/srv | /sys | /tmp | /usr | /usr/bin | /usr/lib | /usr/lib64 | /usr/libexec | /usr/local | \
+		/usr/local/bin | /usr/local/lib | /usr/local/sbin | /usr/sbin | /usr/share | /var | \
+		/var/cache | /var/lib | /var/local | /var/log | /var/opt | /var/run | /var/spool | /var/tmp)
+		return 0 ;;
+	esac
+	return 1
+}'
+eval "$SYSTEM_DIR_FN"
+
+# check_dirs refuses relative directories, / itself, and (for the directories the uninstaller
+# removes) system directories, before anything is written.
 check_dirs() {
 	for dir_var in BIN_DIR SYSTEMD_DIR CONFIG_DIR DATA_DIR; do
 		dir_val=
@@ -136,6 +155,19 @@ check_dirs() {
 		*"$NL"*) fatal "$dir_var must not contain a newline" ;;
 		esac
 	done
+	for dir_var in CONFIG_DIR DATA_DIR; do
+		eval "dir_val=\$$dir_var"
+		if system_dir "$dir_val"; then
+			fatal "$dir_var '$dir_val' is a system directory, and the uninstaller removes $dir_var with everything in it: use a directory of edgek's own (default $(default_of "$dir_var"))"
+		fi
+	done
+}
+
+default_of() {
+	case $1 in
+	CONFIG_DIR) echo /etc/edgek ;;
+	DATA_DIR) echo /var/lib/edgek ;;
+	esac
 }
 
 # setup_exec sets CMD (server or agent) and leaves the command's words in "$@"-order in
@@ -816,6 +848,7 @@ write_uninstaller() {
 		echo "KILLALL=$(sh_quote "$KILLALL")"
 		echo "CONFIG_DIR=$(sh_quote "$CONFIG_DIR")"
 		echo "DATA_DIR=$(sh_quote "$DATA_DIR")"
+		echo "$SYSTEM_DIR_FN"
 		cat <<'EOF_UNINSTALL'
 set -u
 info() { echo "[edgek-uninstall] $*"; }
@@ -862,13 +895,20 @@ for cmd in kubectl ctr crictl; do
 done
 rm -f "$BIN" "$KILLALL"
 
+kept=
 for dir in "$CONFIG_DIR" "$DATA_DIR"; do
+	if system_dir "$dir"; then
+		echo "[edgek-uninstall] ERROR: $dir is a system directory: not removed (edit this script if it really is edgek's)" >&2
+		kept=1
+		continue
+	fi
 	case "$dir" in
 	/?*) rm -rf "$dir" ;;
 	esac
 done
 info "removed edgek ($SERVICE service, $BIN, $KILLALL, $CONFIG_DIR, $DATA_DIR)"
 rm -f "$BIN_DIR/edgek-uninstall.sh"
+[ -z "$kept" ] || exit 1
 EOF_UNINSTALL
 	} >"$UNINSTALL"
 	chmod 0755 "$UNINSTALL"

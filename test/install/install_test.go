@@ -444,3 +444,40 @@ func TestUninstall(t *testing.T) {
 		t.Errorf("re-pointed crictl: %q, %v", target, err)
 	}
 }
+
+// TestSystemDirsNeverRemoved: the directories the uninstaller removes cannot be system
+// directories: the installer refuses them before writing anything, and the uninstaller
+// carries the same check (tested on names only: it must never run against the real ones).
+func TestSystemDirsNeverRemoved(t *testing.T) {
+	for _, tt := range []struct{ env, dir string }{
+		{"EDGEK_DATA_DIR", "/var/lib"},
+		{"EDGEK_DATA_DIR", "/usr/"},
+		{"INSTALL_EDGEK_CONFIG_DIR", "/etc"},
+		{"INSTALL_EDGEK_CONFIG_DIR", "//home"},
+	} {
+		d := newDirs(t)
+		out, err := run(t, d.environ(map[string]string{tt.env: tt.dir}), script)
+		if err == nil || !strings.Contains(out, "is a system directory") {
+			t.Errorf("install with %s=%s: %v, want a refusal:\n%s", tt.env, tt.dir, err, out)
+		}
+		assertMissing(t, filepath.Join(d.bin, "edgek"), filepath.Join(d.bin, "edgek-uninstall.sh"))
+	}
+
+	d := newDirs(t)
+	if out, err := run(t, d.environ(nil), script); err != nil {
+		t.Fatalf("install: %v\n%s", err, out)
+	}
+	uninstaller := readFile(t, filepath.Join(d.bin, "edgek-uninstall.sh"))
+	start, end := strings.Index(uninstaller, "system_dir() {"), strings.Index(uninstaller, "\n}\n")
+	if start < 0 || end < start || !strings.Contains(uninstaller, `if system_dir "$dir"; then`) {
+		t.Fatalf("the uninstaller does not check for system directories:\n%s", uninstaller)
+	}
+	fn := uninstaller[start : end+3]
+	for dir, system := range map[string]bool{"/": true, "/var/": true, "/var//lib": true, "/usr/local": true, "/etc": true,
+		d.data: false, "/var/lib/edgek": false, "/etc/edgek": false} {
+		out, _ := runProg(t, []string{"PATH=" + os.Getenv("PATH")}, "sh", "-c", fn+`if system_dir "$1"; then echo system; else echo own; fi`, "sh", dir)
+		if got := strings.TrimSpace(out) == "system"; got != system {
+			t.Errorf("uninstaller's system_dir %q = %q, want system %v", dir, out, system)
+		}
+	}
+}

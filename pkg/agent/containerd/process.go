@@ -68,6 +68,7 @@ func (c *Containerd) Start(ctx context.Context, fail func(error)) error {
 		return fmt.Errorf("write containerd config: %w", err)
 	}
 	c.killStale()
+	go c.rotateLogs(ctx)
 	c.done = make(chan struct{})
 	started := make(chan error, 1)
 	go c.supervise(fail, started)
