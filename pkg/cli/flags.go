@@ -80,6 +80,7 @@ func serverFlags() []cli.Flag {
 		str("write-kubeconfig-mode", "0600", "file mode of the admin kubeconfig (octal)", "EDGEK_KUBECONFIG_MODE"),
 		boolean("disable-agent", "run only the control plane"),
 		strs("disable", "bundled addon not to deploy, removed if deployed: coredns, dashboard (repeatable or comma-separated)"),
+		str("audit-log", "", "write the apiserver's audit log to this file (policy: <data-dir>/server/etc/audit-policy.yaml, made if missing)"),
 		boolean("secrets-encryption", "encrypt Secrets at rest in the datastore (the key stays in <data-dir>/server/cred)"),
 	}, nodeFlags()...)
 }

@@ -52,6 +52,7 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		DisableAgent:               ctx.Bool("disable-agent"),
 		Disable:                    ctx.StringSlice("disable"),
 		SecretsEncryption:          ctx.Bool("secrets-encryption"),
+		AuditLog:                   ctx.String("audit-log"),
 		Node:                       nodeSettings(ctx),
 		Debug:                      ctx.Bool("debug"),
 		Datastore: config.Datastore{

@@ -76,6 +76,9 @@ type Server struct {
 	Node NodeSettings
 	// Disable lists bundled addons (coredns, dashboard) not to deploy; deployed ones are removed.
 	Disable []string
+	// AuditLog, if set, is the file the apiserver writes its audit log to (policy:
+	// AuditPolicyFile, written with edgek's default if missing). Default: no audit log.
+	AuditLog string
 	// SecretsEncryption encrypts Secrets at rest with a key in the cred dir (pkg/secretsenc).
 	// Default false; once on, it stays on.
 	SecretsEncryption bool
@@ -143,6 +146,9 @@ func (d Datastore) Embedded() bool { return d.Endpoint == "" || hasScheme(d.Endp
 // Validate checks the configuration and returns every problem found, joined.
 func (c *Server) Validate() error {
 	var errs []error
+	if c.AuditLog != "" && c.AuditLog != "-" && !filepath.IsAbs(c.AuditLog) {
+		errs = append(errs, fmt.Errorf("--audit-log %q must be an absolute path (or - for standard output)", c.AuditLog))
+	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	} else if !filepath.IsAbs(c.DataDir) {

@@ -49,3 +49,13 @@ func TestComponentPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditLogPath(t *testing.T) {
+	for path, ok := range map[string]bool{"": true, "-": true, "/var/log/edgek-audit.log": true, "audit.log": false} {
+		c := validServer()
+		c.AuditLog = path
+		if err := c.Validate(); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "--audit-log") {
+			t.Errorf("--audit-log %q: %v, want ok %v", path, err, ok)
+		}
+	}
+}

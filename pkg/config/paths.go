@@ -29,6 +29,11 @@ func (c *Server) DBFile() string { return filepath.Join(c.DBDir(), "state.db") }
 // KineSocket is the unix socket on which kine serves the etcd API.
 func (c *Server) KineSocket() string { return filepath.Join(c.DBDir(), "kine.sock") }
 
+// AuditPolicyFile is the apiserver's audit policy with --audit-log.
+func (c *Server) AuditPolicyFile() string {
+	return filepath.Join(c.ServerDir(), "etc", "audit-policy.yaml")
+}
+
 // TokenFile holds the full join token.
 func (c *Server) TokenFile() string { return filepath.Join(c.ServerDir(), "token") }
 

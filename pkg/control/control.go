@@ -36,6 +36,11 @@ func NewAPIServer(c *config.Server, b *pki.Bundle, etcd func() config.EtcdEndpoi
 	return &daemon.Upstream{
 		ComponentName: "kube-apiserver",
 		Prepare: func(ctx context.Context) (func(context.Context) error, error) {
+			if c.AuditLog != "" {
+				if err := EnsureAuditPolicy(c.AuditPolicyFile()); err != nil {
+					return nil, err
+				}
+			}
 			return k8s.PrepareAPIServer(ctx, args.APIServer(args.Inputs{Server: c, TLS: b, Etcd: etcd()}))
 		},
 		Health: func(ctx context.Context) error {

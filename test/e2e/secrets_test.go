@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,4 +82,43 @@ func dbContains(t *testing.T, s *server, text string) bool {
 		}
 	}
 	return false
+}
+
+// TestAuditLog: --audit-log writes who did what under the shipped policy: a Secret's
+// creation by name but never its value, a change with its request body, and none of the
+// nodes' and components' steady chatter (leases).
+func TestAuditLog(t *testing.T) {
+	ns := newNetns(t)
+	path := filepath.Join(t.TempDir(), "audit", "audit.log")
+	s := newServer(t, ns, "--disable-agent", "--audit-log", path)
+	const canary = "edgek-e2e-audit-canary-77c1d0"
+	s.start()
+	s.mustKubectl("create", "secret", "generic", "audited", "--from-literal=v="+canary)
+	s.mustKubectl("create", "namespace", "audited-ns")
+	var log string
+	eventually(t, 30*time.Second, "the Secret's and the namespace's creation in the audit log", func() error {
+		log = readFile(t, path)
+		var secret, namespace bool
+		for _, l := range strings.Split(log, "\n") {
+			if !strings.Contains(l, `"verb":"create"`) || !strings.Contains(l, `"stage":"ResponseComplete"`) {
+				continue
+			}
+			secret = secret || strings.Contains(l, `"resource":"secrets"`) && strings.Contains(l, `"name":"audited"`) && !strings.Contains(l, "requestObject")
+			namespace = namespace || strings.Contains(l, `"resource":"namespaces"`) && strings.Contains(l, `"requestObject"`)
+		}
+		if !secret || !namespace {
+			return fmt.Errorf("secret at Metadata level %v, namespace with its body %v", secret, namespace)
+		}
+		return nil
+	})
+	if strings.Contains(log, canary) {
+		t.Error("a Secret's value is in the audit log")
+	}
+	if strings.Contains(log, `"resource":"leases"`) {
+		t.Error("leases (heartbeats) are in the audit log")
+	}
+	if !strings.Contains(readFile(t, filepath.Join(s.dataDir, "server", "etc", "audit-policy.yaml")), "kind: Policy") {
+		t.Error("no default audit policy written")
+	}
+	s.stop()
 }

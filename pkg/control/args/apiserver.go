@@ -57,6 +57,13 @@ func APIServer(in Inputs) []string {
 		"tls-cert-file":                      t.APIServerServingChain,
 		"tls-private-key-file":               t.APIServerServingKey,
 	}
+	if c.AuditLog != "" {
+		// Rotated by the apiserver: at most 4 files of 10 MiB.
+		d["audit-log-path"] = c.AuditLog
+		d["audit-policy-file"] = c.AuditPolicyFile()
+		d["audit-log-maxsize"] = "10"
+		d["audit-log-maxbackup"] = "3"
+	}
 	if c.SecretsEncryption {
 		d["encryption-provider-config"] = secretsenc.In(c.CredDir()).Config
 	}
