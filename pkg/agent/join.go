@@ -52,6 +52,11 @@ func Run(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	if err := preflight.MemoryCgroup(checkconfig.Env{}); err != nil {
 		return err
 	}
+	if a.ProtectKernelDefaults {
+		if err := preflight.KernelDefaults("/proc/sys"); err != nil {
+			return err
+		}
+	}
 	if err := joinServer(ctx, a, log); err != nil {
 		return err
 	}

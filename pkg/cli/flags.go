@@ -96,5 +96,6 @@ func nodeFlags() []cli.Flag {
 		strs("node-taint", "taint for this node as key=value:Effect (repeatable)"),
 		str("private-registry", config.DefaultRegistriesFile, "registries.yaml with mirrors, credentials and TLS for registries (K3s format)"),
 		str("resolv-conf", "", "resolv.conf that pods inherit (default: /etc/resolv.conf, or systemd-resolved's upstream list)"),
+		boolean("protect-kernel-defaults", "refuse to start if the kernel settings differ from the kubelet's, instead of changing them"),
 	}
 }

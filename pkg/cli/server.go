@@ -117,6 +117,8 @@ func agentConfig(ctx *cli.Context) (*config.Agent, error) {
 		ResolvConf:         n.ResolvConf,
 		PrivateRegistry:    n.PrivateRegistry,
 		PauseImage:         config.PauseImage,
+
+		ProtectKernelDefaults: n.ProtectKernelDefaults,
 	}
 	var errs []error
 	var err error
@@ -150,6 +152,8 @@ func nodeSettings(ctx *cli.Context) config.NodeSettings {
 		Taints:             ctx.StringSlice("node-taint"),
 		ResolvConf:         ctx.String("resolv-conf"),
 		PrivateRegistry:    ctx.String("private-registry"),
+
+		ProtectKernelDefaults: ctx.Bool("protect-kernel-defaults"),
 	}
 }
 

@@ -78,6 +78,9 @@ type Agent struct {
 	PrivateRegistry string
 	// PauseImage is the pod sandbox image, built into edgek.
 	PauseImage string
+	// ProtectKernelDefaults makes the kubelet refuse kernel settings other than its own
+	// instead of changing them (checked before start). Default false.
+	ProtectKernelDefaults bool
 }
 
 // Joins reports whether the agent joins a remote server (see Token).
@@ -201,5 +204,7 @@ func (c *Server) Agent(serverURL string) *Agent {
 		ResolvConf:         c.Node.ResolvConf,
 		PrivateRegistry:    c.Node.PrivateRegistry,
 		PauseImage:         PauseImage,
+
+		ProtectKernelDefaults: c.Node.ProtectKernelDefaults,
 	}
 }

@@ -102,6 +102,8 @@ type NodeSettings struct {
 	ResolvConf string
 	// PrivateRegistry is the registries.yaml (mirrors, auth, TLS). Default /etc/edgek/registries.yaml.
 	PrivateRegistry string
+	// ProtectKernelDefaults: see Agent.ProtectKernelDefaults.
+	ProtectKernelDefaults bool
 }
 
 // Validate checks the node settings.

@@ -44,6 +44,12 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 			held.Close()
 			return nil, err
 		}
+		if c.Node.ProtectKernelDefaults {
+			if err := preflight.KernelDefaults("/proc/sys"); err != nil {
+				held.Close()
+				return nil, err
+			}
+		}
 		a := c.Agent("")
 		if err := preflight.WritableDir(a.AgentDir(), c.DataDir); err != nil {
 			held.Close()

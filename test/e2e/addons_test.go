@@ -42,6 +42,7 @@ func TestAddons(t *testing.T) {
 		})
 	}
 
+	checkSeccomp(t, s, "coredns", "dashboard")
 	if ip := s.mustKubectl("get", "svc", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"); ip != dnsIP {
 		t.Errorf("kube-dns Service at %q, want --cluster-dns %s", ip, dnsIP)
 	}
@@ -162,5 +163,34 @@ func checkUserManifests(t *testing.T, s *server) {
 	}
 	if !regexp.MustCompile(`msg="manifest apply failed" [^\n]*file=broken.yaml err=\S`).MatchString(readFile(t, s.logPath)) {
 		t.Error("edgek's log does not name the malformed file and the error")
+	}
+}
+
+// checkSeccomp: the bundled addons' containers run under the runtime's default seccomp
+// filter (Seccomp: 2 in their process status), not unconfined.
+func checkSeccomp(t *testing.T, s *server, containers ...string) {
+	t.Helper()
+	crictl := func(args ...string) string {
+		cmd := s.ns.command(edgekBin, append([]string{"crictl"}, args...)...)
+		cmd.Env = append(os.Environ(), "EDGEK_DATA_DIR="+s.dataDir)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr // crictl's warnings are not part of the answer
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("edgek crictl %v: %v\n%s%s", args, err, out, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
+	for _, name := range containers {
+		id := strings.Fields(crictl("ps", "--name", "^"+name+"$", "-q"))
+		if len(id) == 0 {
+			t.Errorf("no running %s container", name)
+			continue
+		}
+		pid := crictl("inspect", "-o", "go-template", "--template", "{{.info.pid}}", id[0])
+		status := readFile(t, "/proc/"+pid+"/status")
+		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).MatchString(status) {
+			t.Errorf("%s (pid %s) does not run under a seccomp filter:\n%s", name, pid, regexp.MustCompile(`(?m)^Seccomp.*$`).FindString(status))
+		}
 	}
 }

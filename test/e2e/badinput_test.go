@@ -75,6 +75,33 @@ func checkBadInput(t *testing.T, s *server) {
 	if diff := diffSnapshots(before, snapshot(t, s.dataDir)); diff != "" {
 		t.Errorf("bad input changed the data dir: %s", diff)
 	}
+	checkKernelDefaults(t, s.ns)
+}
+
+// checkKernelDefaults: a node with --protect-kernel-defaults on a host whose kernel settings
+// are not the kubelet's stops before anything starts, naming the settings and the fix. The
+// host gets the kernel's default vm.overcommit_memory (0; the kubelet wants 1, and a kubelet
+// of an earlier test may have set it) for the check, and its value back afterwards.
+func checkKernelDefaults(t *testing.T, ns *netns) {
+	t.Helper()
+	const knob = "/proc/sys/vm/overcommit_memory"
+	old, err := os.ReadFile(knob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(knob, []byte("0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.WriteFile(knob, old, 0o644) })
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code, err := runEdgek(ns, 60*time.Second, "agent", "--server", "https://"+ns.ip+":6443", "--token", "K10"+strings.Repeat("ab", 32)+"::server:x",
+		"--protect-kernel-defaults", "--data-dir", filepath.Join(dir, "data"), "--config", filepath.Join(dir, "config.yaml"), "--node-ip", ns.ip)
+	if err != nil || code == 0 || !strings.Contains(lastLine(out), "vm.overcommit_memory is 0, not 1") || !strings.Contains(lastLine(out), "/etc/sysctl.d/") {
+		t.Errorf("agent with --protect-kernel-defaults: exit %d, %v, want a refusal naming the setting and the fix; output:\n%s", code, err, out)
+	}
 }
 
 // readOnlyBind makes dir read-only (a read-only bind mount onto itself) until the test ends.

@@ -52,6 +52,9 @@ func Config(a *config.Agent, tls *pki.NodeBundle, h Host) string {
 	w("healthzBindAddress: 127.0.0.1")
 	w("healthzPort: 10248")
 	w("podLogsDir: %q", a.PodLogsDir())
+	if a.ProtectKernelDefaults {
+		w("protectKernelDefaults: true")
+	}
 	w("readOnlyPort: 0")
 	w("resolvConf: %q", h.ResolvConf)
 	w("serializeImagePulls: false")

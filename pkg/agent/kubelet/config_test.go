@@ -75,6 +75,13 @@ func TestConfigJoined(t *testing.T) {
 	if strings.Contains(got, "tlsCertFile") {
 		t.Errorf("joined node's kubelet has a serving certificate file:\n%s", got)
 	}
+	if strings.Contains(got, "protectKernelDefaults") {
+		t.Errorf("protectKernelDefaults without the flag:\n%s", got)
+	}
+	joined.ProtectKernelDefaults = true
+	if got := Config(joined, &pki.NodeBundle{ClientCACert: "/tls/client-ca.crt"}, Host{CgroupDriver: "systemd"}); !strings.Contains(got, "protectKernelDefaults: true") {
+		t.Errorf("--protect-kernel-defaults did not reach the kubelet:\n%s", got)
+	}
 }
 
 func TestArgs(t *testing.T) {
