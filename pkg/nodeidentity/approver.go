@@ -50,7 +50,7 @@ func (a *Approver) Run(ctx context.Context) error {
 	st := store{a.Client}
 	// Before any request is judged; the apiserver may not answer every call at first.
 	for {
-		err := st.reserve(ctx, a.ServerNodes, a.now())
+		err := st.reserve(ctx, a.ServerNodes)
 		if err == nil {
 			break
 		}
@@ -223,7 +223,7 @@ func (a *Approver) verdict(ctx context.Context, st store, csr *certificatesv1.Ce
 	}
 	v := decide(r, b, err == nil)
 	if v.claim {
-		if err := st.put(ctx, r.node, roleAgent, r.keyHash, old, a.now()); err != nil {
+		if err := st.put(ctx, r.node, roleAgent, r.keyHash, old); err != nil {
 			return verdict{}, err
 		}
 	}

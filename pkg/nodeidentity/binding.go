@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,7 +20,6 @@ const (
 	fieldRole     = "role"
 	roleServer    = "server"
 	roleAgent     = "agent"
-	annClaimedAt  = "edgek.io/claimed-at"
 	labelManaged  = "app.kubernetes.io/managed-by"
 	managedBy     = "edgek"
 	secretSuffix  = ".node-identity.edgek"
@@ -52,13 +50,12 @@ func (s store) get(ctx context.Context, node string) (*binding, *corev1.Secret, 
 
 // put binds node to keyHash (role agent) or reserves it for a server (role server),
 // replacing old (its resourceVersion guards against a concurrent change).
-func (s store) put(ctx context.Context, node, role, keyHash string, old *corev1.Secret, now time.Time) error {
+func (s store) put(ctx context.Context, node, role, keyHash string, old *corev1.Secret) error {
 	sec := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        secretName(node),
-			Namespace:   namespace,
-			Labels:      map[string]string{labelManaged: managedBy},
-			Annotations: map[string]string{annClaimedAt: now.UTC().Format(time.RFC3339)},
+			Name:      secretName(node),
+			Namespace: namespace,
+			Labels:    map[string]string{labelManaged: managedBy},
 		},
 		Type: secretType,
 		Data: map[string][]byte{fieldRole: []byte(role)},
@@ -98,7 +95,7 @@ func (s store) own(ctx context.Context, node *corev1.Node) error {
 
 // reserve binds the names of the servers' nodes to no agent, and frees the names of
 // server nodes that are gone (a server renamed).
-func (s store) reserve(ctx context.Context, servers []string, now time.Time) error {
+func (s store) reserve(ctx context.Context, servers []string) error {
 	for _, node := range servers {
 		b, old, err := s.get(ctx, node)
 		if err != nil {
@@ -107,7 +104,7 @@ func (s store) reserve(ctx context.Context, servers []string, now time.Time) err
 		if b != nil && b.server {
 			continue
 		}
-		if err := s.put(ctx, node, roleServer, "", old, now); err != nil {
+		if err := s.put(ctx, node, roleServer, "", old); err != nil {
 			return err
 		}
 	}

@@ -95,7 +95,7 @@ func EnsureToken(path, caCertFile, want string) (string, error) {
 		}
 		wantSecret = secret
 	}
-	secret, err := storedSecret(path)
+	secret, err := StoredSecret(path)
 	if err != nil {
 		return "", err
 	}
@@ -124,10 +124,7 @@ func EnsureToken(path, caCertFile, want string) (string, error) {
 
 // StoredSecret returns the secret of the token stored at path, or "" if there is none. It
 // writes nothing.
-func StoredSecret(path string) (string, error) { return storedSecret(path) }
-
-// storedSecret returns the secret of the token at path, or "" if none.
-func storedSecret(path string) (string, error) {
+func StoredSecret(path string) (string, error) {
 	data, err := readOptional(path)
 	if err != nil || data == nil {
 		return "", err
@@ -294,7 +291,7 @@ func CAHashPEM(pemData []byte) string {
 // CheckStrength), or with a random one if it is empty, and returns the new full token and
 // the old secret.
 func RotateToken(path, caCertFile, newSecret string) (full, oldSecret string, err error) {
-	if oldSecret, err = storedSecret(path); err != nil {
+	if oldSecret, err = StoredSecret(path); err != nil {
 		return "", "", err
 	}
 	if oldSecret == "" {
