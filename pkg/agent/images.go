@@ -3,12 +3,16 @@ package agent
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/edgek-io/edgek/pkg/agent/images"
 	"github.com/edgek-io/edgek/pkg/config"
@@ -31,17 +35,25 @@ func (c *imageComponent) Name() string { return "images" }
 func (c *imageComponent) Start(ctx context.Context, _ func(error)) error {
 	c.imp = images.New(c.agent.ContainerdSocket(), c.agent.ImagesDir(), c.agent.ImagesStateFile(), c.log)
 	for _, img := range builtinImages(c.agent) {
-		archive, err := img.archive(c.binDir)
-		if err != nil {
-			return err
-		}
-		if archive == nil { // not carried by this build: its addon needs the image from elsewhere
+		key, err := img.key(c.binDir)
+		if errors.Is(err, os.ErrNotExist) && !img.required {
+			// Not carried by this build: its addon needs the image from elsewhere.
 			c.log.Warn("this edgek build carries no binary for a built-in image; import the image or disable its addon",
 				"image", img.ref, "binary", img.bin)
 			continue
 		}
-		if _, err := c.imp.ImportArchive(ctx, bytes.NewReader(archive), "built-in image "+img.ref); err != nil {
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		imported, err := c.imp.ImportBuiltin(ctx, img.ref, key, func() ([]byte, error) { return img.archive(c.binDir) })
+		if err != nil {
 			return fmt.Errorf("import the built-in image %s: %w", img.ref, err)
+		}
+		if imported {
+			c.log.Info("imported built-in image", "image", img.ref, "took", time.Since(start).Round(time.Millisecond))
+		} else {
+			c.log.Debug("built-in image up to date", "image", img.ref, "took", time.Since(start).Round(time.Millisecond))
 		}
 	}
 	if err := c.imp.ImportDir(ctx); err != nil {
@@ -82,13 +94,30 @@ func builtinImages(a *config.Agent) []builtinImage {
 	}
 }
 
-// archive returns the image as an OCI archive, or nil when this build does not carry the
-// binary (and the image is not required).
+// builtinFormat is part of every built-in image's key: bump it when the way the images are
+// built changes, so that nodes build them again.
+const builtinFormat = "edgek-builtin-image/1"
+
+// key identifies what the image is built from: the binary's content and the image spec. It
+// reads the binary once to hash it (a fraction of the cost of building the image). A missing
+// binary is an error wrapping os.ErrNotExist.
+func (b builtinImage) key(binDir string) (string, error) {
+	f, err := os.Open(filepath.Join(binDir, b.bin))
+	if err != nil {
+		return "", fmt.Errorf("read %s binary: %w", b.bin, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", builtinFormat, b.ref, b.bin, b.user)
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("read %s binary: %w", b.bin, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// archive returns the image as an OCI archive.
 func (b builtinImage) archive(binDir string) ([]byte, error) {
 	data, err := os.ReadFile(filepath.Join(binDir, b.bin))
-	if errors.Is(err, os.ErrNotExist) && !b.required {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s binary: %w", b.bin, err)
 	}

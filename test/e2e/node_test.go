@@ -237,9 +237,14 @@ func checkPortForward(t *testing.T, s *server, pod, webBin string) {
 }
 
 // checkRestartKeepsContainers stops edgek, checks a pod still answers while it is down, and
-// starts it again: the same containers run on, none restarted.
+// starts it again: the same containers run on, none restarted, and the built-in images, still
+// in containerd from the first start, are neither rebuilt nor imported again.
 func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) {
 	t.Helper()
+	const builtinImported = `msg="imported built-in image"`
+	if !strings.Contains(readFile(t, s.logPath), builtinImported) {
+		t.Errorf("the first start did not log %s", builtinImported)
+	}
 	ids := func() string {
 		return s.mustKubectl("get", "pods", "-l", "app=web", "-o",
 			`jsonpath={range .items[*]}{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}{"\n"}{end}`)
@@ -254,6 +259,9 @@ func checkRestartKeepsContainers(t *testing.T, s *server, podIP, webBin string) 
 	waitWebPods(t, s, 2)
 	if after := ids(); after != before {
 		t.Errorf("containers changed across an edgek restart:\nbefore:\n%safter:\n%s", before, after)
+	}
+	if log := readFile(t, s.logPath); strings.Contains(log, builtinImported) {
+		t.Errorf("the restart built and imported built-in images again, though containerd held them")
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -46,11 +47,12 @@ func (i *Importer) importTar(ctx context.Context, r io.Reader) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
-	return importAndUnpack(ctx, c, r, Snapshotter)
+	return importAndUnpack(ctx, c, r, Snapshotter, nil)
 }
 
-// importAndUnpack is importTar for a given client and snapshotter.
-func importAndUnpack(ctx context.Context, c *containerd.Client, r io.Reader, snapshotter string) ([]string, error) {
+// importAndUnpack is importTar for a given client and snapshotter; extraLabels are set on
+// the image records beside the CRI labels.
+func importAndUnpack(ctx context.Context, c *containerd.Client, r io.Reader, snapshotter string, extraLabels map[string]string) ([]string, error) {
 	ctx = namespaces.WithNamespace(ctx, Namespace)
 	ctx, done, err := c.WithLease(ctx)
 	if err != nil {
@@ -58,14 +60,16 @@ func importAndUnpack(ctx context.Context, c *containerd.Client, r io.Reader, sna
 	}
 	defer done(context.WithoutCancel(ctx)) //nolint:errcheck // the lease expires by itself
 
+	labels := map[string]string{
+		criImageLabelKey:  criImageLabelValue,
+		criPinnedLabelKey: criPinnedLabelValue,
+	}
+	maps.Copy(labels, extraLabels)
 	platform := platforms.Default()
 	imgs, err := c.Import(ctx, r,
 		containerd.WithImportPlatform(platform),
 		containerd.WithImageRefTranslator(ociRefName),
-		containerd.WithImageLabels(map[string]string{
-			criImageLabelKey:  criImageLabelValue,
-			criPinnedLabelKey: criPinnedLabelValue,
-		}),
+		containerd.WithImageLabels(labels),
 	)
 	if err != nil {
 		return nil, err

@@ -104,7 +104,7 @@ func TestImportOCIArchiveIntoContainerd(t *testing.T) {
 	c := inProcessContainerd(t)
 	ctx := t.Context()
 
-	names, err := importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, pauseImage, serverImage)), Snapshotter)
+	names, err := importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, pauseImage, serverImage)), Snapshotter, nil)
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -155,14 +155,14 @@ func TestImportOCIArchiveIntoContainerd(t *testing.T) {
 	}
 
 	// Importing the same archive again is harmless.
-	if _, err := importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, pauseImage)), Snapshotter); err != nil {
+	if _, err := importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, pauseImage)), Snapshotter, nil); err != nil {
 		t.Fatalf("second import: %v", err)
 	}
 }
 
 func TestImportDockerArchiveIntoContainerd(t *testing.T) {
 	c := inProcessContainerd(t)
-	names, err := importAndUnpack(t.Context(), c, bytes.NewReader(dockerArchive(t, "busybox:1.36", "registry.local:5000/tools/sh")), Snapshotter)
+	names, err := importAndUnpack(t.Context(), c, bytes.NewReader(dockerArchive(t, "busybox:1.36", "registry.local:5000/tools/sh")), Snapshotter, nil)
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -180,14 +180,14 @@ func TestImportArchiveNamingAndPlatform(t *testing.T) {
 	full := rewriteIndex(t, ociArchive(t, pauseImage), func(idx *oci.Index) {
 		idx.Manifests[0].Annotations = map[string]string{oci.AnnotationRefName: "edgek/other:1"}
 	})
-	names, err := importAndUnpack(ctx, c, bytes.NewReader(full), Snapshotter)
+	names, err := importAndUnpack(ctx, c, bytes.NewReader(full), Snapshotter, nil)
 	if err != nil || !slices.Equal(names, []string{"docker.io/edgek/other:1"}) {
 		t.Errorf("ref.name-only archive: %q, %v", names, err)
 	}
 	bare := rewriteIndex(t, ociArchive(t, pauseImage), func(idx *oci.Index) {
 		idx.Manifests[0].Annotations = map[string]string{oci.AnnotationRefName: "latest"}
 	})
-	if _, err := importAndUnpack(ctx, c, bytes.NewReader(bare), Snapshotter); !errors.Is(err, errNoImages) {
+	if _, err := importAndUnpack(ctx, c, bytes.NewReader(bare), Snapshotter, nil); !errors.Is(err, errNoImages) {
 		t.Errorf("tag-only archive: err = %v, want errNoImages", err)
 	}
 
@@ -198,7 +198,7 @@ func TestImportArchiveNamingAndPlatform(t *testing.T) {
 	if runtime.GOARCH == "s390x" {
 		foreign.Arch = "riscv64"
 	}
-	names, err = importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, foreign, serverImage)), Snapshotter)
+	names, err = importAndUnpack(ctx, c, bytes.NewReader(ociArchive(t, foreign, serverImage)), Snapshotter, nil)
 	if err == nil || !slices.Equal(names, []string{"docker.io/edgek/test-server:v1"}) {
 		t.Errorf("mixed-platform archive: %q, %v", names, err)
 	}
@@ -207,7 +207,7 @@ func TestImportArchiveNamingAndPlatform(t *testing.T) {
 	}
 
 	// Not an archive at all.
-	if _, err := importAndUnpack(ctx, c, bytes.NewReader([]byte("hello")), Snapshotter); err == nil || transient(err) {
+	if _, err := importAndUnpack(ctx, c, bytes.NewReader([]byte("hello")), Snapshotter, nil); err == nil || transient(err) {
 		t.Errorf("garbage archive: err = %v, want a non-transient error", err)
 	}
 }
@@ -273,4 +273,57 @@ func rewriteIndex(t *testing.T, archive []byte, edit func(*oci.Index)) []byte {
 		t.Fatal(err)
 	}
 	return out.Bytes()
+}
+
+func TestImportBuiltinSkipsWhatItAlreadyHolds(t *testing.T) {
+	c := inProcessContainerd(t)
+	ctx := t.Context()
+	builds := 0
+	build := func(img oci.Image) func() ([]byte, error) {
+		return func() ([]byte, error) { builds++; return ociArchive(t, img), nil }
+	}
+	ref := pauseImage.Ref
+
+	imported, err := importBuiltin(ctx, c, Snapshotter, ref, "key-1", build(pauseImage))
+	if err != nil || !imported || builds != 1 {
+		t.Fatalf("first import: imported=%v builds=%d err=%v", imported, builds, err)
+	}
+	img, err := c.GetImage(namespaces.WithNamespace(ctx, Namespace), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := img.Labels(); l[BuiltFromLabel] != "key-1" || l[criPinnedLabelKey] != criPinnedLabelValue {
+		t.Fatalf("labels after import: %v", l)
+	}
+
+	// Same key: neither built nor imported (a restart, or an upgrade carrying the same binary).
+	imported, err = importBuiltin(ctx, c, Snapshotter, ref, "key-1", build(pauseImage))
+	if err != nil || imported || builds != 1 {
+		t.Fatalf("same key: imported=%v builds=%d err=%v", imported, builds, err)
+	}
+
+	// Another key (a new binary): built and imported again, the label follows.
+	imported, err = importBuiltin(ctx, c, Snapshotter, ref, "key-2", build(pauseImage))
+	if err != nil || !imported || builds != 2 {
+		t.Fatalf("new key: imported=%v builds=%d err=%v", imported, builds, err)
+	}
+	img, _ = c.GetImage(namespaces.WithNamespace(ctx, Namespace), ref)
+	if got := img.Labels()[BuiltFromLabel]; got != "key-2" {
+		t.Fatalf("label after re-import = %q", got)
+	}
+
+	// Removed by hand (crictl rmi): imported again.
+	if err := c.ImageService().Delete(namespaces.WithNamespace(ctx, Namespace), ref); err != nil {
+		t.Fatal(err)
+	}
+	imported, err = importBuiltin(ctx, c, Snapshotter, ref, "key-2", build(pauseImage))
+	if err != nil || !imported || builds != 3 {
+		t.Fatalf("after removal: imported=%v builds=%d err=%v", imported, builds, err)
+	}
+
+	// An archive that does not hold ref is an error, not a silent success.
+	_, err = importBuiltin(ctx, c, Snapshotter, "docker.io/edgek/other:1", "key-3", build(pauseImage))
+	if err == nil {
+		t.Fatal("archive without the image: no error")
+	}
 }

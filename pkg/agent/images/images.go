@@ -86,21 +86,6 @@ func New(address, dir, stateFile string, log *slog.Logger) *Importer {
 	return i
 }
 
-// ImportArchive imports the images of one archive read from r (uncompressed, gzip or zstd;
-// docker-archive or OCI layout) and returns their names. name only labels log lines. edgek
-// uses it for the images it carries itself; they are unpacked and pinned like the others.
-// An image built for another platform is an error (and is not kept); on error, the names
-// returned are those of the archive's images that were imported nonetheless.
-func (i *Importer) ImportArchive(ctx context.Context, r io.Reader, name string) ([]string, error) {
-	start := time.Now()
-	names, err := i.importStream(ctx, r)
-	if err != nil {
-		return names, fmt.Errorf("import %s: %w", name, err)
-	}
-	i.log.Info("imported images", "archive", name, "images", names, "took", time.Since(start).Round(time.Millisecond))
-	return names, nil
-}
-
 // importStream decompresses r if needed and imports the tar inside.
 func (i *Importer) importStream(ctx context.Context, r io.Reader) ([]string, error) {
 	tr, closeFn, err := decompress(r)
