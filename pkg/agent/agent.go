@@ -10,12 +10,15 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/edgek-io/edgek/pkg/agent/containerd"
 	"github.com/edgek-io/edgek/pkg/agent/flannel"
 	"github.com/edgek-io/edgek/pkg/agent/host"
 	"github.com/edgek-io/edgek/pkg/agent/kubelet"
 	"github.com/edgek-io/edgek/pkg/agent/kubeproxy"
 	"github.com/edgek-io/edgek/pkg/agent/registries"
+	"github.com/edgek-io/edgek/pkg/certwatch"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
@@ -52,7 +55,7 @@ func Components(o Options) ([]daemon.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	tls, err := nodeCerts(o)
+	tls, err := NodeCerts(o)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +99,7 @@ func Components(o Options) ([]daemon.Component, error) {
 		}
 	}
 	kubeletLog := o.Log.With("component", "kubelet")
-	return []daemon.Component{
+	comps := []daemon.Component{
 		containerd.New(a, containerd.Host{BinDir: binDir, SystemdCgroup: driver == "systemd", RestrictOOMScoreAdj: restrict, RegistryAuth: regs.CRIConfig()}, exe, o.Log.With("component", "containerd")),
 		&imageComponent{agent: a, binDir: binDir, log: o.Log.With("component", "images")},
 		&daemon.Upstream{
@@ -135,7 +138,23 @@ func Components(o Options) ([]daemon.Component, error) {
 				return control.WaitHealthy(ctx, "http://127.0.0.1:10256/healthz", "", nil)
 			},
 		},
-	}, nil
+	}
+	if a.Joins() {
+		// The kubelet renews a joined node's certificates; this warns when one is close to
+		// expiry all the same (a server out of reach for months). In a server, the server's
+		// watcher covers the node's dir too.
+		comps = append(comps, &daemon.Upstream{ComponentName: "certificates", Prepare: func(context.Context) (func(context.Context) error, error) {
+			return func(ctx context.Context) error {
+				return certwatch.Run(ctx, certwatch.Options{
+					Dirs:   []string{a.TLSDir()},
+					Node:   a.NodeName,
+					Client: func() (kubernetes.Interface, error) { return k8s.Client(a.Kubeconfig("kubelet")) },
+					Log:    o.Log.With("component", "certificates"),
+				})
+			}, nil
+		}})
+	}
+	return comps, nil
 }
 
 // layoutBin extracts the binaries edgek carries (runc, the runc shim, CNI plugins, pause) and
@@ -179,9 +198,9 @@ func symlink(target, link string) error {
 	return nil
 }
 
-// nodeCerts issues the node's certificates and writes its kubeconfigs. A joining agent has
+// NodeCerts issues the node's certificates and writes its kubeconfigs. A joining agent has
 // only the CAs (written by Run); its kubelet requests its certificate itself.
-func nodeCerts(o Options) (*pki.NodeBundle, error) {
+func NodeCerts(o Options) (*pki.NodeBundle, error) {
 	a := o.Agent
 	if a.Joins() {
 		return &pki.NodeBundle{ServerCACert: serverCAFile(a), ClientCACert: clientCAFile(a)}, nil
@@ -199,7 +218,7 @@ func nodeCerts(o Options) (*pki.NodeBundle, error) {
 		return nil, fmt.Errorf("node certificates: %w", err)
 	}
 	for name, pair := range map[string]pki.CertPair{"kubelet": tls.Kubelet, "kube-proxy": tls.KubeProxy} {
-		if err := pki.WriteKubeconfig(a.Kubeconfig(name), a.ServerURL, tls.ServerCACert, pair, 0o600); err != nil {
+		if err := pki.WriteKubeconfigFiles(a.Kubeconfig(name), a.ServerURL, tls.ServerCACert, pair, 0o600); err != nil {
 			return nil, fmt.Errorf("write %s kubeconfig: %w", name, err)
 		}
 	}

@@ -145,6 +145,11 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 			return err
 		}
 	}
+	// Written at every start (unchanged: not rewritten), so that the kubeconfig of an older
+	// edgek, which embedded the first certificate, is replaced by one that follows renewals.
+	if err := writeKubeletKubeconfig(a); err != nil {
+		return err
+	}
 	log.Info("joined server", "server", a.ServerURL, "cluster-cidr", c.ClusterCIDR, "service-cidr", c.ServiceCIDR,
 		"cluster-dns", c.ClusterDNS, "flannel-backend", c.FlannelBackend)
 	return nil
@@ -194,7 +199,7 @@ func resetKubeletCredentials(a *config.Agent) {
 // requestKubeletCert gets the kubelet's first client certificate: requested with the bootstrap
 // token and vouched for by this machine's identity key, which the server binds the node name
 // to (a name bound to another machine is refused, with the reason). The kubelet renews it later by
-// itself, from its kubeconfig written here.
+// itself (writeKubeletKubeconfig names the store it updates).
 func requestKubeletCert(ctx context.Context, a *config.Agent, serverCA []byte, log *slog.Logger) error {
 	identity, err := nodeidentity.LoadOrCreateKey(a.NodeIdentityKey())
 	if err != nil {
@@ -233,10 +238,18 @@ func requestKubeletCert(ctx context.Context, a *config.Agent, serverCA []byte, l
 	if _, err := store.Update(cert, keyPEM); err != nil {
 		return fmt.Errorf("save the kubelet's client certificate: %w", err)
 	}
+	log.Info("the server signed the kubelet's client certificate", "node-name", a.NodeName)
+	return nil
+}
+
+// writeKubeletKubeconfig writes the kubeconfig of the kubelet (and of kube-proxy and flannel,
+// which use the node's credentials on a joined node). It names the certificate store's
+// kubelet-client-current.pem, which the kubelet points at each renewed certificate, so
+// every client of the file follows the renewals (client-go reloads files that change).
+func writeKubeletKubeconfig(a *config.Agent) error {
 	current := kubeletClientCert(a)
-	if err := pki.WriteKubeconfig(a.Kubeconfig("kubelet"), a.ServerURL, serverCAFile(a), pki.CertPair{Cert: current, Key: current}, 0o600); err != nil {
+	if err := pki.WriteKubeconfigFiles(a.Kubeconfig("kubelet"), a.ServerURL, serverCAFile(a), pki.CertPair{Cert: current, Key: current}, 0o600); err != nil {
 		return fmt.Errorf("write the kubelet's kubeconfig: %w", err)
 	}
-	log.Info("the server signed the kubelet's client certificate", "node-name", a.NodeName)
 	return nil
 }

@@ -5,25 +5,20 @@
 package certcmd
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/preflight"
 )
-
-// RenewWithin is when edgek renews a leaf at start on its own (see pkg/pki).
-const RenewWithin = 90 * 24 * time.Hour
 
 // tlsDirs are the certificate dirs of a data dir: the server's and the node's.
 func tlsDirs(dataDir string) []string {
@@ -31,51 +26,11 @@ func tlsDirs(dataDir string) []string {
 }
 
 // Cert is one certificate file.
-type Cert struct {
-	Path     string
-	Subject  string
-	NotAfter time.Time
-	IsCA     bool
-}
+type Cert = pki.CertFile
 
 // List returns the certificates in the data dir's TLS dirs (the first certificate of every
 // .crt and .pem file), sorted by path.
-func List(dataDir string) ([]Cert, error) {
-	var out []Cert
-	for _, dir := range tlsDirs(dataDir) {
-		entries, err := os.ReadDir(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || !(strings.HasSuffix(name, ".crt") || strings.HasSuffix(name, ".pem")) || strings.HasSuffix(name, "-chain.crt") {
-				continue
-			}
-			path := filepath.Join(dir, name)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return nil, err
-			}
-			for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
-				if block.Type != "CERTIFICATE" {
-					continue
-				}
-				c, err := x509.ParseCertificate(block.Bytes)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", path, err)
-				}
-				out = append(out, Cert{Path: path, Subject: c.Subject.CommonName, NotAfter: c.NotAfter, IsCA: c.IsCA})
-				break
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b Cert) int { return strings.Compare(a.Path, b.Path) })
-	return out, nil
-}
+func List(dataDir string) ([]Cert, error) { return pki.ListCerts(tlsDirs(dataDir)...) }
 
 // Check prints the certificates of the data dir with their expiry. It fails when there are
 // none, or when one has expired.
@@ -89,28 +44,45 @@ func Check(w io.Writer, dataDir string, now time.Time) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FILE\tSUBJECT\tEXPIRES\tDAYS LEFT\tSTATUS")
-	var expired []string
+	var expired, soon []string
 	for _, c := range certs {
 		left := c.NotAfter.Sub(now)
+		rel, _ := filepath.Rel(dataDir, c.Path)
 		status := "ok"
 		switch {
 		case left <= 0:
 			status = "EXPIRED"
-			expired = append(expired, c.Path)
+			expired = append(expired, rel)
+		case c.IsCA && left < pki.WarnBefore:
+			status = "EXPIRES SOON (CA: not renewed automatically)"
+			soon = append(soon, rel)
 		case c.IsCA:
 			status = "ok (CA)"
-		case left < RenewWithin:
-			status = "renewed at next start"
+		case left < pki.WarnBefore:
+			status = "EXPIRES SOON (renewal overdue)"
+			soon = append(soon, rel)
+		case left < pki.RenewBefore:
+			status = "due: renewed within the hour while edgek runs"
 		}
-		rel, _ := filepath.Rel(dataDir, c.Path)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", rel, c.Subject, c.NotAfter.UTC().Format("2006-01-02"), int(left.Hours()/24), status)
 	}
 	tw.Flush()
+	if len(soon) > 0 {
+		fmt.Fprintf(w, "\nWARNING: %d certificate(s) expire within %d days: %s.\n%s\n", len(soon), int(pki.WarnBefore.Hours()/24),
+			strings.Join(soon, ", "), soonAdvice)
+	}
 	if len(expired) > 0 {
-		return fmt.Errorf("%d certificate(s) expired: restart edgek to renew leaf certificates", len(expired))
+		return fmt.Errorf("%d certificate(s) expired (%s): restart edgek to renew leaf certificates", len(expired), strings.Join(expired, ", "))
 	}
 	return nil
 }
+
+// soonAdvice is what to do about a certificate close to expiry.
+const soonAdvice = `A leaf certificate is renewed 90 days before its expiry, by edgek while it runs (the server's
+and its node's) or by the kubelet (a joined node's kubelet-*.pem): one this close was not;
+see the edgek log ("certificate") and the node's Events. A CA lasts 10 years and is never
+renewed by itself: replacing it means new certificates for every node (README: "Data dir,
+certificates and token").`
 
 // rotated reports whether a file in a TLS dir is a leaf certificate or key that the next
 // start issues anew: client-*, serving-* (edgek's) and the kubelet's own kubelet-client-*, kubelet-server-*

@@ -47,6 +47,23 @@ func TestCheck(t *testing.T) {
 	if !strings.Contains(out.String(), "EXPIRED") {
 		t.Errorf("no EXPIRED status in 400 days:\n%s", out.String())
 	}
+	// 300 days on: leaves are due (renewed while edgek runs); 350 days on: overdue.
+	out.Reset()
+	if err := Check(&out, dir, time.Now().Add(300*24*time.Hour)); err != nil || !strings.Contains(out.String(), "due: renewed within the hour while edgek runs") ||
+		strings.Contains(out.String(), "WARNING") {
+		t.Errorf("check in 300 days: %v\n%s", err, out.String())
+	}
+	out.Reset()
+	if err := Check(&out, dir, time.Now().Add(350*24*time.Hour)); err != nil || !strings.Contains(out.String(), "EXPIRES SOON (renewal overdue)") ||
+		!strings.Contains(out.String(), "expire within 30 days: agent/tls/client-kube-proxy.crt") {
+		t.Errorf("check in 350 days: %v\n%s", err, out.String())
+	}
+	// CAs last 10 years; 20 days before that, they are flagged as such.
+	out.Reset()
+	Check(&out, dir, time.Now().AddDate(10, 0, -20))
+	if !strings.Contains(out.String(), "EXPIRES SOON (CA: not renewed automatically)") {
+		t.Errorf("check 20 days before the CAs expire:\n%s", out.String())
+	}
 	if err := Check(&out, t.TempDir(), time.Now()); err == nil || !strings.Contains(err.Error(), "no certificates") {
 		t.Errorf("empty data dir: %v", err)
 	}

@@ -39,7 +39,7 @@ const managedBy = "edgek"
 //     request a node client certificate (that edgek's node identity approver judges), and
 //     nodes allowed to renew theirs (the controller-manager approves that).
 func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
-	cs, err := AdminClient(adminKubeconfig)
+	cs, err := Client(adminKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ const ServerTokenDescription = "edgek: agents joining with the server's token"
 // expect (the kubelet may not set node-role labels on itself: NodeRestriction refuses them).
 // It waits for the node to be registered.
 func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) error {
-	cs, err := AdminClient(adminKubeconfig)
+	cs, err := Client(adminKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -177,15 +177,16 @@ func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) erro
 	}
 }
 
-// AdminClient is a client with the admin kubeconfig.
-func AdminClient(kubeconfig string) (*kubernetes.Clientset, error) {
+// Client is a clientset with the credentials of a kubeconfig file (edgek's own kubeconfigs
+// name their certificate files, so the client follows renewals).
+func Client(kubeconfig string) (*kubernetes.Clientset, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
-		return nil, fmt.Errorf("admin kubeconfig: %w", err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("admin client: %w", err)
+		return nil, fmt.Errorf("client from %s: %w", kubeconfig, err)
 	}
 	return cs, nil
 }

@@ -13,7 +13,7 @@ import (
 // plain text), and returns how many it updated. A Secret changed or deleted meanwhile was
 // written with the current key anyway.
 func RewriteSecrets(ctx context.Context, adminKubeconfig string) (int, error) {
-	cs, err := AdminClient(adminKubeconfig)
+	cs, err := Client(adminKubeconfig)
 	if err != nil {
 		return 0, err
 	}

@@ -27,10 +27,18 @@ const (
 const (
 	caValidityYears = 10
 	leafValidity    = 365 * 24 * time.Hour
-	renewBefore     = 90 * 24 * time.Hour
 	// NotBefore is always the Unix epoch and NotAfter is counted from the clock's floor:
 	// see clock.go.
 )
+
+// RenewBefore is how long before its expiry a leaf certificate edgek signs is renewed: at
+// start, and by the hourly check while edgek runs (pkg/certwatch).
+const RenewBefore = 90 * 24 * time.Hour
+
+// WarnBefore is how long before any certificate expires edgek warns, in its log and with an
+// Event on the node: a leaf still that close to expiry was not renewed, and a CA is never
+// renewed by itself.
+const WarnBefore = 30 * 24 * time.Hour
 
 // authority is a loaded CA.
 type authority struct {

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -36,10 +37,58 @@ func WriteKubeconfig(path, serverURL, caCertFile string, client CertPair, mode o
 	b64 := base64.StdEncoding.EncodeToString
 	user := fmt.Sprintf("client-certificate-data: %s\n    client-key-data: %s", b64(data[1]), b64(data[2]))
 	content := renderKubeconfig(serverURL, data[0], user)
-	if err := writeFileAtomic(path, content, mode); err != nil {
+	if err := writeIfChanged(path, content, mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
+}
+
+// WriteKubeconfigFiles writes a kubeconfig like WriteKubeconfig whose client certificate and
+// key are named by their absolute paths instead of embedded: client-go reads them again when
+// they change (it checks every few minutes and reconnects), so the components that run in
+// edgek's process keep working across a certificate renewal without a restart. For the
+// kubeconfigs of edgek's own components; one handed to users embeds (WriteKubeconfig).
+func WriteKubeconfigFiles(path, serverURL, caCertFile string, client CertPair, mode os.FileMode) error {
+	if err := checkServerURL(serverURL); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	ca, err := os.ReadFile(caCertFile)
+	if err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	if block, _ := pem.Decode(ca); block == nil {
+		return fmt.Errorf("write kubeconfig %s: %s holds no PEM data", path, caCertFile)
+	}
+	var files [2]string
+	for i, f := range []string{client.Cert, client.Key} {
+		if files[i], err = filepath.Abs(f); err != nil {
+			return fmt.Errorf("write kubeconfig %s: %w", path, err)
+		}
+		if _, err := os.Stat(files[i]); err != nil {
+			return fmt.Errorf("write kubeconfig %s: %w", path, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	user := fmt.Sprintf("client-certificate: %s\n    client-key: %s", strconv.Quote(files[0]), strconv.Quote(files[1]))
+	if err := writeIfChanged(path, renderKubeconfig(serverURL, ca, user), mode); err != nil {
+		return fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return nil
+}
+
+// writeIfChanged writes data to path atomically unless path already holds exactly data, in
+// which case only its mode is set: renewal checks run every hour, and an SD card should not
+// pay a write for a file that did not change.
+func writeIfChanged(path string, data []byte, mode os.FileMode) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+		if err := os.Chmod(path, mode); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	}
+	return writeFileAtomic(path, data, mode)
 }
 
 func checkServerURL(serverURL string) error {
@@ -91,7 +140,7 @@ func WriteTokenKubeconfig(path, serverURL string, caPEM []byte, token string, mo
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	content := renderKubeconfig(serverURL, caPEM, "token: "+strconv.Quote(token))
-	if err := writeFileAtomic(path, content, mode); err != nil {
+	if err := writeIfChanged(path, content, mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil

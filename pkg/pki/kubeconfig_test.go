@@ -4,8 +4,12 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // kubeconfigField returns the value of the first "key: value" line.
@@ -110,5 +114,49 @@ func TestWriteKubeconfigErrors(t *testing.T) {
 				t.Errorf("kubeconfig written despite error")
 			}
 		})
+	}
+}
+
+func TestWriteKubeconfigFilesNamesTheFilesAndSkipsUnchanged(t *testing.T) {
+	b := mustEnsure(t, testOptions(t))
+	path := filepath.Join(t.TempDir(), "cred", "scheduler.kubeconfig")
+	if err := WriteKubeconfigFiles(path, "https://127.0.0.1:6443", b.ServerCACert, b.Scheduler, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := kubeconfigField(t, string(content), "client-certificate"); got != strconv.Quote(b.Scheduler.Cert) {
+		t.Errorf("client-certificate = %s, want %q", got, b.Scheduler.Cert)
+	}
+	if got := kubeconfigField(t, string(content), "client-key"); got != strconv.Quote(b.Scheduler.Key) {
+		t.Errorf("client-key = %s, want %q", got, b.Scheduler.Key)
+	}
+	if strings.Contains(string(content), "client-certificate-data") {
+		t.Error("the certificate is embedded")
+	}
+	// client-go loads it, with the files.
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CertFile != b.Scheduler.Cert || cfg.KeyFile != b.Scheduler.Key || len(cfg.CAData) == 0 {
+		t.Errorf("client-go config: cert %q key %q CA %d bytes", cfg.CertFile, cfg.KeyFile, len(cfg.CAData))
+	}
+
+	// Unchanged: not written again (the hourly renewal check must not wear an SD card).
+	before, _ := os.Stat(path)
+	time.Sleep(10 * time.Millisecond)
+	if err := WriteKubeconfigFiles(path, "https://127.0.0.1:6443", b.ServerCACert, b.Scheduler, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(path)
+	if !after.ModTime().Equal(before.ModTime()) || !os.SameFile(before, after) {
+		t.Error("an unchanged kubeconfig was written again")
+	}
+
+	if err := WriteKubeconfigFiles(path, "https://127.0.0.1:6443", b.ServerCACert, CertPair{Cert: "/nonexistent.crt", Key: b.Scheduler.Key}, 0o600); err == nil {
+		t.Error("a missing certificate file was accepted")
 	}
 }

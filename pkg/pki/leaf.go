@@ -90,7 +90,7 @@ func renewReason(cert *x509.Certificate, key crypto.Signer, spec leafSpec, c clo
 	if err != nil {
 		return "does not verify against its CA"
 	}
-	if cert.NotAfter.Sub(c.at()) < renewBefore {
+	if cert.NotAfter.Sub(c.at()) < RenewBefore {
 		return "expires soon"
 	}
 	if c.now.Before(cert.NotBefore) && !c.now.Before(spec.ca.cert.NotBefore) {

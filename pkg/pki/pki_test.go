@@ -313,7 +313,7 @@ func TestEnsureRegenerates(t *testing.T) {
 			now := opts.now()
 			for _, p := range []CertPair{b.Admin, b.Scheduler, {b.APIServerServingCert, b.APIServerServingKey}} {
 				cert := readCertFile(t, p.Cert)
-				if cert.NotAfter.Sub(now) < renewBefore || !keyMatches(cert.PublicKey, readKeyFile(t, p.Key)) {
+				if cert.NotAfter.Sub(now) < RenewBefore || !keyMatches(cert.PublicKey, readKeyFile(t, p.Key)) {
 					t.Errorf("%s: not a current cert for its key", filepath.Base(p.Cert))
 				}
 			}

@@ -9,8 +9,11 @@ import (
 	"os"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/edgek-io/edgek/manifests"
 	"github.com/edgek-io/edgek/pkg/agent"
+	"github.com/edgek-io/edgek/pkg/certwatch"
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
@@ -31,7 +34,8 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	}
 	defer lock.Close()
 
-	bundle, err := pki.Ensure(pki.Options{Dir: c.TLSDir(), SANs: c.ServingSANs(), ClusterDomain: c.ClusterDomain, Log: log.With("component", "pki")})
+	pkiOpts := pki.Options{Dir: c.TLSDir(), SANs: c.ServingSANs(), ClusterDomain: c.ClusterDomain, Log: log.With("component", "pki")}
+	bundle, err := pki.Ensure(pkiOpts)
 	if err != nil {
 		return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
 	}
@@ -73,6 +77,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 			log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
 			return nil
 		}},
+		certificates(c, pkiOpts, nodeCfg, bundle, clockDirs, log),
 		encryption,
 		nodeIdentity(c, log),
 		control.NewScheduler(c, bundle),
@@ -99,6 +104,42 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return nil
 	}
 	return daemon.Run(ctx, log, onReady, comps...)
+}
+
+// certificates renews, while the server runs, every certificate it signs once it is due,
+// with the same code as at start, and warns about any close to expiry (pkg/certwatch). The
+// kubeconfigs of edgek's components name the renewed files; the one written for users embeds
+// the admin certificate and is written again when that changes.
+func certificates(c *config.Server, pkiOpts pki.Options, node *config.Agent, bundle *pki.Bundle, dirs []string, log *slog.Logger) daemon.Component {
+	renew := func() error {
+		b, err := pki.Ensure(pkiOpts)
+		if err != nil {
+			return fmt.Errorf("certificates in %s: %w", c.TLSDir(), err)
+		}
+		if err := writeComponentKubeconfigs(c, b); err != nil {
+			return err
+		}
+		if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), b.ServerCACert, b.Admin, c.WriteKubeconfigMode); err != nil {
+			return fmt.Errorf("write admin kubeconfig: %w", err)
+		}
+		if c.DisableAgent {
+			return nil
+		}
+		_, err = agent.NodeCerts(agent.Options{Agent: node, ServerTLS: bundle, Log: log})
+		return err
+	}
+	o := certwatch.Options{
+		Dirs:   dirs,
+		Renew:  renew,
+		Client: func() (kubernetes.Interface, error) { return k8s.Client(c.Kubeconfig("admin")) },
+		Log:    log.With("component", "certificates"),
+	}
+	if !c.DisableAgent {
+		o.Node = c.NodeName
+	}
+	return &daemon.Upstream{ComponentName: "certificates", Prepare: func(context.Context) (func(context.Context) error, error) {
+		return func(ctx context.Context) error { return certwatch.Run(ctx, o) }, nil
+	}}
 }
 
 // secretsEncryption makes the secrets encryption key at the first start with
@@ -163,7 +204,7 @@ func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {
 		"scheduler":          b.Scheduler,
 		"controller-manager": b.ControllerManager,
 	} {
-		if err := pki.WriteKubeconfig(c.Kubeconfig(name), url, b.ServerCACert, pair, 0o600); err != nil {
+		if err := pki.WriteKubeconfigFiles(c.Kubeconfig(name), url, b.ServerCACert, pair, 0o600); err != nil {
 			return fmt.Errorf("write %s kubeconfig: %w", name, err)
 		}
 	}
@@ -201,7 +242,7 @@ func nodeIdentity(c *config.Server, log *slog.Logger) daemon.Component {
 		servers = append(servers, c.NodeName)
 	}
 	return &daemon.Upstream{ComponentName: "node-identity", Prepare: func(context.Context) (func(context.Context) error, error) {
-		client, err := k8s.AdminClient(c.Kubeconfig("admin"))
+		client, err := k8s.Client(c.Kubeconfig("admin"))
 		if err != nil {
 			return nil, err
 		}

@@ -42,7 +42,7 @@ type Server struct {
 // Run runs c against the server of c.DataDir.
 func Run(ctx context.Context, c config.TokenCommand, out io.Writer) error {
 	srv := &config.Server{DataDir: c.DataDir}
-	client, err := k8s.AdminClient(srv.Kubeconfig("admin"))
+	client, err := k8s.Client(srv.Kubeconfig("admin"))
 	if err != nil {
 		return fmt.Errorf("%w (run this on a server, as root; --data-dir if it is not %s)", err, config.DefaultDataDir)
 	}

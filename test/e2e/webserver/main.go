@@ -1,13 +1,16 @@
 // Command webserver is the workload of edgek's end-to-end tests: a static HTTP server that
 // answers with its hostname, plus the few client tools tests need inside pods and network
-// namespaces: `webserver get URL`, `webserver lookup NAME`, and `webserver dns ADDR RECORDS`
-// (a tiny authoritative DNS responder standing in for the node's resolver).
+// namespaces: `webserver get URL`, `webserver lookup NAME`, `webserver cert ADDR` (the served
+// certificate's expiry), and `webserver dns ADDR RECORDS` (a tiny authoritative DNS responder
+// standing in for the node's resolver).
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -17,6 +20,8 @@ func main() {
 	switch {
 	case len(os.Args) == 3 && os.Args[1] == "get":
 		os.Exit(get(os.Args[2]))
+	case len(os.Args) == 3 && os.Args[1] == "cert":
+		os.Exit(cert(os.Args[2]))
 	case len(os.Args) == 3 && os.Args[1] == "lookup":
 		os.Exit(lookup(os.Args[2]))
 	case len(os.Args) == 4 && os.Args[1] == "dns":
@@ -48,5 +53,18 @@ func get(url string) int {
 		fmt.Fprintln(os.Stderr, resp.Status)
 		return 1
 	}
+	return 0
+}
+
+// cert prints the expiry (RFC 3339) and subject of the certificate served at addr.
+func cert(addr string) int {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer conn.Close()
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	fmt.Println(leaf.NotAfter.UTC().Format(time.RFC3339), leaf.Subject.CommonName)
 	return 0
 }
