@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/edgek-io/edgek/pkg/agent"
 	"github.com/edgek-io/edgek/pkg/checkconfig"
@@ -19,6 +20,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/killall"
 	"github.com/edgek-io/edgek/pkg/logging"
+	"github.com/edgek-io/edgek/pkg/secretsenc"
 	"github.com/edgek-io/edgek/pkg/server"
 	"github.com/edgek-io/edgek/pkg/tokencmd"
 )
@@ -67,7 +69,16 @@ func main() {
 		CheckConfig: checkConfig,
 		Killall:     runKillall,
 		Token:       tokencmd.Run,
+		RotateKeys:  rotateKeys,
 	}))
+}
+
+// rotateKeys is `edgek secrets-encrypt rotate-keys` on the server of dataDir.
+func rotateKeys(ctx context.Context, dataDir string, out io.Writer) error {
+	srv := &config.Server{DataDir: dataDir}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	return k8s.RotateEncryptionKey(ctx, srv.Kubeconfig("admin"), secretsenc.In(srv.CredDir()), time.Now(), out)
 }
 
 // crictl runs the carried crictl against the node of envDataDir.

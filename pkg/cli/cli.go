@@ -28,13 +28,15 @@ type Runners struct {
 	CheckConfig func(w io.Writer) (ok bool)
 	Killall     func(ctx context.Context, dataDir string, dryRun, debug bool) error
 	Token       func(ctx context.Context, c config.TokenCommand, out io.Writer) error
+	// RotateKeys is `edgek secrets-encrypt rotate-keys` on the server of dataDir.
+	RotateKeys func(ctx context.Context, dataDir string, out io.Writer) error
 }
 
 // App returns the edgek command-line application. ctx is cancelled on SIGTERM/SIGINT.
 func App(ctx context.Context, stderr io.Writer, r Runners) *cli.App {
 	commands := []*cli.Command{
 		serverCommand(ctx, stderr, r), agentCommand(ctx, stderr, r), kubectlCommand(r), ctrCommand(r), crictlCommand(r),
-		checkConfigCommand(r), killallCommand(r), certificateCommand(), tokenCommand(r), secretsEncryptCommand(),
+		checkConfigCommand(r), killallCommand(r), certificateCommand(), tokenCommand(r), secretsEncryptCommand(r),
 	}
 	known := map[string]bool{}
 	for _, c := range commands {

@@ -78,8 +78,8 @@ func tokenCommand(r Runners) *cli.Command {
 	}
 }
 
-// secretsEncryptCommand is `edgek secrets-encrypt status` (K3s's name).
-func secretsEncryptCommand() *cli.Command {
+// secretsEncryptCommand is `edgek secrets-encrypt status|rotate-keys` (K3s's names).
+func secretsEncryptCommand(r Runners) *cli.Command {
 	return &cli.Command{
 		Name:  "secrets-encrypt",
 		Usage: "secrets encryption at rest (--secrets-encryption on the server)",
@@ -89,6 +89,17 @@ func secretsEncryptCommand() *cli.Command {
 			Flags: []cli.Flag{dataDirFlag()},
 			Action: func(cc *cli.Context) error {
 				return secretsenc.In((&config.Server{DataDir: cc.String("data-dir")}).CredDir()).Status(os.Stdout)
+			},
+		}, {
+			Name: "rotate-keys",
+			Usage: "replace the encryption key while the server runs: add a new key, rewrite every Secret " +
+				"with it, remove the old keys (run on the server, as root)",
+			Flags: []cli.Flag{dataDirFlag()},
+			Action: func(cc *cli.Context) error {
+				if cc.NArg() > 0 {
+					return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
+				}
+				return r.RotateKeys(cc.Context, cc.String("data-dir"), os.Stdout)
 			},
 		}},
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,34 @@ func TestSecretsEncryption(t *testing.T) {
 	out, code, err := runEdgek(ns, time.Minute, "secrets-encrypt", "status", "--data-dir", s.dataDir)
 	if err != nil || code != 0 || !strings.Contains(out, "Encryption: enabled") || !strings.Contains(out, "rewritten with the active key: yes") {
 		t.Errorf("secrets-encrypt status: exit %d, %v:\n%s", code, err, out)
+	}
+	// Key rotation while the server runs: a new key, every Secret rewritten with it, the old
+	// key removed.
+	oldKey := activeKey(t, s)
+	out, code, err = runEdgek(ns, 5*time.Minute, "secrets-encrypt", "rotate-keys", "--data-dir", s.dataDir)
+	newKey := activeKey(t, s)
+	if err != nil || code != 0 || newKey == oldKey || !regexp.MustCompile(`rewrote [1-9][0-9]* Secrets with `+newKey).MatchString(out) ||
+		!strings.Contains(out, "removed 1 old key(s); the active key is "+newKey) {
+		t.Errorf("secrets-encrypt rotate-keys: exit %d, %v, key %s → %s:\n%s", code, err, oldKey, newKey, out)
+	}
+	out, _, _ = runEdgek(ns, time.Minute, "secrets-encrypt", "status", "--data-dir", s.dataDir)
+	if !strings.Contains(out, "Active key: "+newKey+"\nKeys: 1\n") || !strings.Contains(out, "rewritten with the active key: yes") {
+		t.Errorf("status after the rotation:\n%s", out)
+	}
+	s.stop()
+	if !dbContains(t, s, "k8s:enc:secretbox:v1:"+newKey+":") {
+		t.Errorf("no Secret stored with the new key %s", newKey)
+	}
+	// Only the new key is left: a restart reads every Secret with it.
+	s.start()
+	for name, want := range map[string]string{"before": before, "after": after} {
+		got, err := base64.StdEncoding.DecodeString(s.mustKubectl("get", "secret", name, "-o", "jsonpath={.data.v}"))
+		if err != nil || string(got) != want {
+			t.Errorf("after the rotation and a restart, Secret %s reads back %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if strings.Contains(readFile(t, s.logPath), `msg="rewrote the Secrets`) {
+		t.Error("the restart rewrote the Secrets again: the rotation did not record its rewrite")
 	}
 	s.stop()
 	if dbContains(t, s, after) {
@@ -121,4 +150,15 @@ func TestAuditLog(t *testing.T) {
 		t.Error("no default audit policy written")
 	}
 	s.stop()
+}
+
+// activeKey returns the name of the key that encrypts, from the server's config.
+func activeKey(t *testing.T, s *server) string {
+	t.Helper()
+	config := readFile(t, filepath.Join(s.dataDir, "server", "cred", "encryption-config.yaml"))
+	_, rest, ok := strings.Cut(config, "- name: ")
+	if !ok {
+		t.Fatalf("no key in the encryption config:\n%s", config)
+	}
+	return strings.TrimSpace(strings.SplitN(rest, "\n", 2)[0])
 }

@@ -66,6 +66,8 @@ func APIServer(in Inputs) []string {
 	}
 	if c.SecretsEncryption {
 		d["encryption-provider-config"] = secretsenc.In(c.CredDir()).Config
+		// `edgek secrets-encrypt rotate-keys` changes the keys while the server runs.
+		d["encryption-provider-config-automatic-reload"] = "true"
 	}
 	if c.NodeIP.IsLoopback() {
 		// The apiserver refuses to advertise loopback into the kubernetes Endpoints.
