@@ -82,6 +82,7 @@ func serverFlags() []cli.Flag {
 		strs("disable", "bundled addon not to deploy, removed if deployed: coredns, dashboard (repeatable or comma-separated)"),
 		str("audit-log", "", "write the apiserver's audit log to this file (policy: <data-dir>/server/etc/audit-policy.yaml, made if missing)"),
 		boolean("secrets-encryption", "encrypt Secrets at rest in the datastore (the key stays in <data-dir>/server/cred)"),
+		str("pod-security", "", "Pod Security Standard enforced in every namespace but kube-system: privileged, baseline or restricted (default: none, as Kubernetes)"),
 	}, nodeFlags()...)
 }
 

@@ -53,6 +53,7 @@ func serverConfig(ctx *cli.Context) (*config.Server, error) {
 		Disable:                    ctx.StringSlice("disable"),
 		SecretsEncryption:          ctx.Bool("secrets-encryption"),
 		AuditLog:                   ctx.String("audit-log"),
+		PodSecurity:                ctx.String("pod-security"),
 		Node:                       nodeSettings(ctx),
 		Debug:                      ctx.Bool("debug"),
 		Datastore: config.Datastore{

@@ -79,6 +79,10 @@ type Server struct {
 	// AuditLog, if set, is the file the apiserver writes its audit log to (policy:
 	// AuditPolicyFile, written with edgek's default if missing). Default: no audit log.
 	AuditLog string
+	// PodSecurity is the Pod Security Standard enforced (and audited and warned about) in
+	// every namespace but kube-system: privileged, baseline or restricted. Default "": no
+	// cluster-wide default (Kubernetes': privileged), namespaces may still set their labels.
+	PodSecurity string
 	// SecretsEncryption encrypts Secrets at rest with a key in the cred dir (pkg/secretsenc).
 	// Default false; once on, it stays on.
 	SecretsEncryption bool
@@ -148,6 +152,11 @@ func (d Datastore) Embedded() bool { return d.Endpoint == "" || hasScheme(d.Endp
 // Validate checks the configuration and returns every problem found, joined.
 func (c *Server) Validate() error {
 	var errs []error
+	switch c.PodSecurity {
+	case "", "privileged", "baseline", "restricted":
+	default:
+		errs = append(errs, fmt.Errorf("--pod-security %q: want privileged, baseline or restricted", c.PodSecurity))
+	}
 	if c.AuditLog != "" && c.AuditLog != "-" && !filepath.IsAbs(c.AuditLog) {
 		errs = append(errs, fmt.Errorf("--audit-log %q must be an absolute path (or - for standard output)", c.AuditLog))
 	}

@@ -59,3 +59,13 @@ func TestAuditLogPath(t *testing.T) {
 		}
 	}
 }
+
+func TestPodSecurityLevel(t *testing.T) {
+	for level, ok := range map[string]bool{"": true, "privileged": true, "baseline": true, "restricted": true, "Restricted": false, "strict": false} {
+		c := validServer()
+		c.PodSecurity = level
+		if err := c.Validate(); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "want privileged, baseline or restricted") {
+			t.Errorf("--pod-security %q: %v, want ok %v", level, err, ok)
+		}
+	}
+}

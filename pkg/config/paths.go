@@ -29,6 +29,11 @@ func (c *Server) DBFile() string { return filepath.Join(c.DBDir(), "state.db") }
 // KineSocket is the unix socket on which kine serves the etcd API.
 func (c *Server) KineSocket() string { return filepath.Join(c.DBDir(), "kine.sock") }
 
+// PodSecurityFile is the apiserver's admission configuration with --pod-security.
+func (c *Server) PodSecurityFile() string {
+	return filepath.Join(c.ServerDir(), "etc", "pod-security.yaml")
+}
+
 // AuditPolicyFile is the apiserver's audit policy with --audit-log.
 func (c *Server) AuditPolicyFile() string {
 	return filepath.Join(c.ServerDir(), "etc", "audit-policy.yaml")

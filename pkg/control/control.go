@@ -41,6 +41,11 @@ func NewAPIServer(c *config.Server, b *pki.Bundle, etcd func() config.EtcdEndpoi
 					return nil, err
 				}
 			}
+			if c.PodSecurity != "" {
+				if err := WritePodSecurity(c.PodSecurityFile(), c.PodSecurity); err != nil {
+					return nil, err
+				}
+			}
 			return k8s.PrepareAPIServer(ctx, args.APIServer(args.Inputs{Server: c, TLS: b, Etcd: etcd()}))
 		},
 		Health: func(ctx context.Context) error {

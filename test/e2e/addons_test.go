@@ -31,7 +31,8 @@ func TestAddons(t *testing.T) {
 
 	// Not the defaults: the bundled manifests and the kubelet must both follow the flags.
 	const domain, dnsIP = "edge.test", "10.43.0.53"
-	s := newServer(t, ns, "--cluster-domain", domain, "--cluster-dns", dnsIP)
+	// --pod-security restricted: the bundled addons must run under it.
+	s := newServer(t, ns, "--cluster-domain", domain, "--cluster-dns", dnsIP, "--pod-security", "restricted")
 	os.WriteFile(filepath.Join(filepath.Dir(s.dataDir), "resolv.conf"), []byte("nameserver "+nodeIP+"\n"), 0o644)
 	s.start()
 	s.mustKubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=120s")
@@ -43,6 +44,7 @@ func TestAddons(t *testing.T) {
 	}
 
 	checkSeccomp(t, s, "coredns", "dashboard")
+	checkPodSecurity(t, s)
 	if ip := s.mustKubectl("get", "svc", "-n", "kube-system", "kube-dns", "-o", "jsonpath={.spec.clusterIP}"); ip != dnsIP {
 		t.Errorf("kube-dns Service at %q, want --cluster-dns %s", ip, dnsIP)
 	}
@@ -192,5 +194,26 @@ func checkSeccomp(t *testing.T, s *server, containers ...string) {
 		if !regexp.MustCompile(`(?m)^Seccomp:\s+2$`).MatchString(status) {
 			t.Errorf("%s (pid %s) does not run under a seccomp filter:\n%s", name, pid, regexp.MustCompile(`(?m)^Seccomp.*$`).FindString(status))
 		}
+	}
+}
+
+// checkPodSecurity: with --pod-security restricted, a privileged pod is refused in a new
+// namespace, with the reason, but accepted in kube-system (exempt) and in a namespace that
+// sets its own level (default, where the test workload runs).
+func checkPodSecurity(t *testing.T, s *server) {
+	t.Helper()
+	run := func(ns string) (string, error) {
+		return s.kubectl("run", "psa-probe", "-n", ns, "--image=docker.io/e2e/web:1", "--privileged", "--dry-run=server", "-o", "name")
+	}
+	s.mustKubectl("create", "namespace", "psa-test")
+	if out, err := run("psa-test"); err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+		t.Errorf("a privileged pod in a new namespace under --pod-security restricted: %v\n%s", err, out)
+	}
+	if out, err := run("kube-system"); err != nil {
+		t.Errorf("a privileged pod in kube-system (exempt): %v\n%s", err, out)
+	}
+	s.mustKubectl("label", "namespace", "default", "pod-security.kubernetes.io/enforce=privileged")
+	if out, err := run("default"); err != nil {
+		t.Errorf("a privileged pod in a namespace labelled privileged: %v\n%s", err, out)
 	}
 }

@@ -64,6 +64,9 @@ func APIServer(in Inputs) []string {
 		d["audit-log-maxsize"] = "10"
 		d["audit-log-maxbackup"] = "3"
 	}
+	if c.PodSecurity != "" {
+		d["admission-control-config-file"] = c.PodSecurityFile()
+	}
 	if c.SecretsEncryption {
 		d["encryption-provider-config"] = secretsenc.In(c.CredDir()).Config
 		// `edgek secrets-encrypt rotate-keys` changes the keys while the server runs.

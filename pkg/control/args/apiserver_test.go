@@ -83,7 +83,7 @@ func TestControlPlaneArgs(t *testing.T) {
 			"client-ca-file":           "/tls/client-ca.crt",
 			// The apiserver verifies kubelets' serving certificates.
 			"kubelet-certificate-authority": "/tls/kubelet-ca.crt",
-		}, []string{"endpoint-reconciler-type", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "encryption-provider-config", "encryption-provider-config-automatic-reload", "audit-log-path"}},
+		}, []string{"endpoint-reconciler-type", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "encryption-provider-config", "encryption-provider-config-automatic-reload", "audit-log-path", "admission-control-config-file"}},
 		{"apiserver external etcd with client tls", APIServer, withEtcd(config.EtcdEndpoints{
 			Servers: []string{"https://10.0.0.5:2379", "https://10.0.0.6:2379"},
 			CAFile:  "/etc/etcd/ca.crt", CertFile: "/etc/etcd/client.crt", KeyFile: "/etc/etcd/client.key",
@@ -99,6 +99,8 @@ func TestControlPlaneArgs(t *testing.T) {
 			[]string{"etcd-certfile", "etcd-keyfile"}},
 		{"apiserver with an audit log", APIServer, inputs(func(c *config.Server) { c.AuditLog = "/var/log/edgek-audit.log" }),
 			map[string]string{"audit-log-path": "/var/log/edgek-audit.log", "audit-policy-file": "/var/lib/edgek/server/etc/audit-policy.yaml", "audit-log-maxsize": "10", "audit-log-maxbackup": "3"}, nil},
+		{"apiserver with pod security", APIServer, inputs(func(c *config.Server) { c.PodSecurity = "restricted" }),
+			map[string]string{"admission-control-config-file": "/var/lib/edgek/server/etc/pod-security.yaml"}, nil},
 		{"apiserver with secrets encryption", APIServer, inputs(func(c *config.Server) { c.SecretsEncryption = true }),
 			map[string]string{"encryption-provider-config": "/var/lib/edgek/server/cred/encryption-config.yaml", "encryption-provider-config-automatic-reload": "true"}, nil},
 		{"apiserver on loopback node ip", APIServer, inputs(func(c *config.Server) { c.NodeIP = netip.MustParseAddr("127.0.0.1") }),
