@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 
@@ -146,7 +147,11 @@ func Components(o Options) ([]daemon.Component, error) {
 		comps = append(comps, &daemon.Upstream{ComponentName: "certificates", Prepare: func(context.Context) (func(context.Context) error, error) {
 			return func(ctx context.Context) error {
 				return certwatch.Run(ctx, certwatch.Options{
-					Dirs:   []string{a.TLSDir()},
+					Dirs: []string{a.TLSDir()},
+					// kube-proxy's certificate is the agent's to renew.
+					Renew: func() error {
+						return ensureKubeProxyCert(ctx, a, time.Now(), o.Log.With("component", "certificates"))
+					},
 					Node:   a.NodeName,
 					Client: func() (kubernetes.Interface, error) { return k8s.Client(a.Kubeconfig("kubelet")) },
 					Log:    o.Log.With("component", "certificates"),

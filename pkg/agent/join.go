@@ -17,6 +17,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/join"
+	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/preflight"
@@ -150,6 +151,9 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	if err := writeKubeletKubeconfig(a); err != nil {
 		return err
 	}
+	if err := ensureKubeProxyCert(ctx, a, time.Now(), log); err != nil {
+		return err
+	}
 	log.Info("joined server", "server", a.ServerURL, "cluster-cidr", c.ClusterCIDR, "service-cidr", c.ServiceCIDR,
 		"cluster-dns", c.ClusterDNS, "flannel-backend", c.FlannelBackend)
 	return nil
@@ -184,13 +188,16 @@ func warnClockBehind(leaf *x509.Certificate, now time.Time, log *slog.Logger) {
 	}
 }
 
-// resetKubeletCredentials removes the kubelet's kubeconfig, client and serving certificates,
+// resetKubeletCredentials removes the kubelet's kubeconfig, client and serving certificates
+// (and kube-proxy's, obtained with them),
 // so that they are requested again (the serving one by the kubelet: the apiserver verifies it
 // with the server CA).
 func resetKubeletCredentials(a *config.Agent) {
 	old, _ := filepath.Glob(filepath.Join(a.TLSDir(), "kubelet-client-*.pem"))
 	serving, _ := filepath.Glob(filepath.Join(a.TLSDir(), "kubelet-server-*.pem"))
 	old = append(old, serving...)
+	proxy := kubeProxyPair(a)
+	old = append(old, proxy.Cert, proxy.Key)
 	for _, p := range append(old, a.Kubeconfig("kubelet")) {
 		os.Remove(p)
 	}
@@ -250,6 +257,71 @@ func writeKubeletKubeconfig(a *config.Agent) error {
 	current := kubeletClientCert(a)
 	if err := pki.WriteKubeconfigFiles(a.Kubeconfig("kubelet"), a.ServerURL, serverCAFile(a), pki.CertPair{Cert: current, Key: current}, 0o600); err != nil {
 		return fmt.Errorf("write the kubelet's kubeconfig: %w", err)
+	}
+	return nil
+}
+
+// kubeProxyPair is where a joined node keeps kube-proxy's certificate and key.
+func kubeProxyPair(a *config.Agent) pki.CertPair {
+	return pki.CertPair{Cert: filepath.Join(a.TLSDir(), "client-kube-proxy.crt"), Key: filepath.Join(a.TLSDir(), "client-kube-proxy.key")}
+}
+
+// ensureKubeProxyCert gives a joined node's kube-proxy its own identity, system:kube-proxy:
+// unless its certificate has more than pki.RenewBefore left, the node requests a new one
+// with its kubelet credentials (the server's approver signs off that subject for nodes),
+// then writes kube-proxy's kubeconfig, which names the files (kube-proxy follows renewals).
+// Run at every start and by the hourly certificate check. A node that cannot reach the
+// server goes on with a certificate that is due but still valid.
+func ensureKubeProxyCert(ctx context.Context, a *config.Agent, now time.Time, log *slog.Logger) error {
+	pair := kubeProxyPair(a)
+	var leaf *x509.Certificate
+	if cert, err := tls.LoadX509KeyPair(pair.Cert, pair.Key); err == nil {
+		leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	valid := leaf != nil && now.Before(leaf.NotAfter)
+	if valid && leaf.NotAfter.Sub(now) > pki.RenewBefore {
+		return writeKubeProxyKubeconfig(a)
+	}
+	wait := 2 * time.Minute
+	if valid {
+		wait = 20 * time.Second
+	}
+	if err := requestKubeProxyCert(ctx, a, wait, log); err != nil {
+		if !valid {
+			return err
+		}
+		log.Warn("could not renew kube-proxy's certificate; it goes on with the current one and retries within the hour",
+			"not-after", leaf.NotAfter.UTC().Format(time.RFC3339), "error", err.Error())
+	}
+	return writeKubeProxyKubeconfig(a)
+}
+
+// requestKubeProxyCert gets kube-proxy a new certificate and key, waiting at most wait.
+func requestKubeProxyCert(ctx context.Context, a *config.Agent, wait time.Duration, log *slog.Logger) error {
+	client, err := k8s.Client(a.Kubeconfig("kubelet"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	certPEM, keyPEM, err := nodeidentity.RequestKubeProxy(ctx, client)
+	if err != nil {
+		return fmt.Errorf("request kube-proxy's certificate: %w (a server older than this agent does not sign it: upgrade servers first)", err)
+	}
+	pair := kubeProxyPair(a)
+	if err := fsutil.WriteFileAtomic(pair.Key, keyPEM, 0o600); err != nil {
+		return fmt.Errorf("save kube-proxy's key: %w", err)
+	}
+	if err := fsutil.WriteFileAtomic(pair.Cert, certPEM, 0o644); err != nil {
+		return fmt.Errorf("save kube-proxy's certificate: %w", err)
+	}
+	log.Info("the server signed kube-proxy's client certificate", "user", nodeidentity.KubeProxyUser)
+	return nil
+}
+
+func writeKubeProxyKubeconfig(a *config.Agent) error {
+	if err := pki.WriteKubeconfigFiles(a.Kubeconfig("kube-proxy"), a.ServerURL, serverCAFile(a), kubeProxyPair(a), 0o600); err != nil {
+		return fmt.Errorf("write kube-proxy's kubeconfig: %w", err)
 	}
 	return nil
 }

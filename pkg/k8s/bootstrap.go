@@ -33,8 +33,8 @@ const managedBy = "edgek"
 // Bootstrap applies (server-side, so it is idempotent) what edgek's nodes need beyond
 // Kubernetes' defaults:
 //   - flannel runs with the kubelet's credentials and watches every Node (the Node
-//     authorizer only lets a node read its own); kube-proxy of joined nodes does too and
-//     gets system:node-proxier;
+//     authorizer only lets a node read its own); it keeps them because it annotates its own
+//     Node, which NodeRestriction confines for node credentials and RBAC could not;
 //   - the bootstrap token of joining agents, allowed to read the node ConfigMap and to
 //     request a node client certificate (that edgek's node identity approver judges), and
 //     nodes allowed to renew theirs (the controller-manager approves that).
@@ -74,7 +74,6 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 		subject    *rbacapply.SubjectApplyConfiguration
 	}{
 		{"edgek:flannel", "edgek:flannel", group("system:nodes")},
-		{"edgek:node-proxier", "system:node-proxier", group("system:nodes")},
 		{"edgek:node-bootstrapper", "system:node-bootstrapper", group(join.BootstrapGroup)},
 		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", group("system:nodes")},
 		// The apiserver's client certificate for kubelets (logs, exec, port-forward) is in no
@@ -86,10 +85,14 @@ func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
 			return err
 		}
 	}
-	// The controller-manager approved every bootstrap token's node certificate under edgek
-	// before node identities; edgek's own approver judges them now (pkg/nodeidentity).
-	if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, "edgek:node-autoapprove-bootstrap", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete ClusterRoleBinding edgek:node-autoapprove-bootstrap: %w", err)
+	// Bindings of older edgek versions: the controller-manager approved every bootstrap
+	// token's node certificate before node identities (edgek's approver judges them now), and
+	// every node credential could do what kube-proxy does before joined nodes' kube-proxy had
+	// its own identity (system:kube-proxy, bound to system:node-proxier by Kubernetes).
+	for _, old := range []string{"edgek:node-autoapprove-bootstrap", "edgek:node-proxier"} {
+		if err := cs.RbacV1().ClusterRoleBindings().Delete(ctx, old, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete ClusterRoleBinding %s: %w", old, err)
+		}
 	}
 	ns := join.ConfigMapNamespace
 	role := rbacapply.Role("edgek:node-config", ns).WithLabels(label).WithRules(

@@ -140,7 +140,7 @@ const (
 )
 
 // judge approves or denies a pending request: a joining agent's client certificate (of the
-// bootstrap token) or a node's serving certificate.
+// bootstrap token), a node's serving certificate, or a node's kube-proxy certificate.
 func (a *Approver) judge(ctx context.Context, st store, csr *certificatesv1.CertificateSigningRequest, nodes corelisters.NodeLister) error {
 	if len(csr.Status.Conditions) > 0 {
 		return nil
@@ -170,6 +170,11 @@ func (a *Approver) judge(ctx context.Context, st store, csr *certificatesv1.Cert
 			}
 			err = nil
 		}
+	case certificatesv1.KubeAPIServerClientSignerName:
+		var mine bool
+		if v, mine = kubeProxyVerdict(csr); !mine {
+			return nil
+		}
 	default:
 		return nil
 	}
@@ -189,8 +194,11 @@ func (a *Approver) judge(ctx context.Context, st store, csr *certificatesv1.Cert
 		return fmt.Errorf("%s certificate signing request %s: %w", strings.ToLower(string(cond.Type)), csr.Name, err)
 	}
 	what := "a joining node's certificate"
-	if csr.Spec.SignerName == certificatesv1.KubeletServingSignerName {
+	switch csr.Spec.SignerName {
+	case certificatesv1.KubeletServingSignerName:
 		what = "a kubelet serving certificate"
+	case certificatesv1.KubeAPIServerClientSignerName:
+		what = "a node's kube-proxy certificate"
 	}
 	if v.approve {
 		a.Log.Info("approved "+what, "csr", csr.Name, "requester", csr.Spec.Username, "message", v.message)

@@ -3,6 +3,7 @@ package nodeidentity
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
 )
 
@@ -242,5 +244,75 @@ func TestRequest(t *testing.T) {
 				t.Errorf("the certificate's key: %v, or it is the identity key", err)
 			}
 		})
+	}
+}
+
+func TestApproverKubeProxyCertificates(t *testing.T) {
+	start := time.Now()
+	var now atomic.Pointer[time.Time]
+	now.Store(&start)
+	c := newFakeCluster(t)
+	c.user.Store("system:node:pi")
+	c.groups.Store([]string{"system:nodes", "system:authenticated"})
+	runApprover(t, c, &now)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	// The fake has no signer: the approval is what is checked, through the error of a
+	// request that then times out waiting for the certificate.
+	go RequestKubeProxy(ctx, c)
+	judged := func(prefix string) certificatesv1.CertificateSigningRequestCondition {
+		t.Helper()
+		for ctx.Err() == nil {
+			list, err := c.CertificatesV1().CertificateSigningRequests().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, csr := range list.Items {
+				if strings.HasPrefix(csr.Name, prefix) && len(csr.Status.Conditions) > 0 {
+					return csr.Status.Conditions[0]
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("no judged CSR %s*", prefix)
+		return certificatesv1.CertificateSigningRequestCondition{}
+	}
+	if got := judged("kube-proxy-csr-"); got.Type != certificatesv1.CertificateApproved || got.Reason != reasonKubeProxy {
+		t.Errorf("a node's kube-proxy request: %s %s (%s)", got.Type, got.Reason, got.Message)
+	}
+
+	// A node asking for another identity through the same signer is refused.
+	req := func(name, cn string, orgs ...string) {
+		t.Helper()
+		pemReq, err := certutil.MakeCSR(newKey(t), &pkix.Name{CommonName: cn, Organization: orgs}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CertificatesV1().CertificateSigningRequests().Create(ctx, &certificatesv1.CertificateSigningRequest{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: certificatesv1.CertificateSigningRequestSpec{Request: pemReq, SignerName: certificatesv1.KubeAPIServerClientSignerName,
+				Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	req("admin-csr", "system:admin", "system:masters")
+	if got := judged("admin-csr"); got.Type != certificatesv1.CertificateDenied {
+		t.Errorf("a node asking for system:admin: %s %s", got.Type, got.Message)
+	}
+	req("proxy-group-csr", "system:kube-proxy", "system:masters")
+	if got := judged("proxy-group-csr"); got.Type != certificatesv1.CertificateDenied {
+		t.Errorf("kube-proxy with a group: %s %s", got.Type, got.Message)
+	}
+
+	// Not a node: left alone (another component's business).
+	c.user.Store("jane")
+	c.groups.Store([]string{"system:authenticated"})
+	req("user-csr", "system:kube-proxy")
+	time.Sleep(300 * time.Millisecond)
+	if got, _ := c.CertificatesV1().CertificateSigningRequests().Get(ctx, "user-csr", metav1.GetOptions{}); len(got.Status.Conditions) > 0 {
+		t.Errorf("a user's request was judged: %+v", got.Status.Conditions)
 	}
 }

@@ -77,20 +77,56 @@ func Request(ctx context.Context, client kubernetes.Interface, node string, iden
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 		},
 	}
+	if cert, err = submitCSR(ctx, client, req); err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// RequestKubeProxy asks the server, with a node's credentials, for a client certificate of
+// system:kube-proxy for a new key, and waits until it is issued (or refused: ErrRefused).
+func RequestKubeProxy(ctx context.Context, client kubernetes.Interface) (cert, key []byte, err error) {
+	if key, err = keyutil.MakeEllipticPrivateKeyPEM(); err != nil {
+		return nil, nil, fmt.Errorf("generate kube-proxy's key: %w", err)
+	}
+	signer, err := keyutil.ParsePrivateKeyPEM(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	pemReq, err := certutil.MakeCSR(signer, &pkix.Name{CommonName: KubeProxyUser}, nil, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("make certificate request: %w", err)
+	}
+	req := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "kube-proxy-csr-"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pemReq,
+			SignerName: certificatesv1.KubeAPIServerClientSignerName,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+		},
+	}
+	if cert, err = submitCSR(ctx, client, req); err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// submitCSR creates req and waits for its certificate.
+func submitCSR(ctx context.Context, client kubernetes.Interface, req *certificatesv1.CertificateSigningRequest) ([]byte, error) {
 	created, err := client.CertificatesV1().CertificateSigningRequests().Create(ctx, req, metav1.CreateOptions{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("create certificate signing request: %w", err)
+		return nil, fmt.Errorf("create certificate signing request: %w", err)
 	}
-	cert, err = csr.WaitForCertificate(ctx, client, created.Name, created.UID)
+	cert, err := csr.WaitForCertificate(ctx, client, created.Name, created.UID)
 	if err != nil {
 		// client-go words a refusal "certificate signing request is denied, reason: R, message: M".
 		if _, why, ok := strings.Cut(err.Error(), "is denied, "); ok {
-			return nil, nil, fmt.Errorf("%w (%s): %s", ErrRefused, created.Name, why)
+			return nil, fmt.Errorf("%w (%s): %s", ErrRefused, created.Name, why)
 		}
 		if ctx.Err() != nil {
-			return nil, nil, fmt.Errorf("certificate signing request %s was not signed: %w", created.Name, context.Cause(ctx))
+			return nil, fmt.Errorf("certificate signing request %s was not signed: %w", created.Name, context.Cause(ctx))
 		}
-		return nil, nil, fmt.Errorf("wait for certificate signing request %s: %w", created.Name, err)
+		return nil, fmt.Errorf("wait for certificate signing request %s: %w", created.Name, err)
 	}
-	return cert, key, nil
+	return cert, nil
 }

@@ -97,6 +97,9 @@ func testJoin(t *testing.T, backend string) {
 	if out := s.mustKubectl("get", "csr", "-o", `jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type}{"\n"}{end}`); !strings.Contains(out, "system:bootstrap:") || !strings.Contains(out, "Approved") {
 		t.Errorf("the agent's kubelet did not get its certificate through an approved CSR: %q", out)
 	}
+	if backend == "vxlan" {
+		checkKubeProxyIdentity(t, a)
+	}
 
 	dropImage(t, filepath.Join(s.dataDir, "agent", "images"), webBin)
 	s.mustApply(webDaemonSet)
@@ -430,4 +433,29 @@ func selfSigned(t *testing.T, node, ip string) []byte {
 		t.Fatal(err)
 	}
 	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
+}
+
+// checkKubeProxyIdentity: a joined node's kube-proxy runs as system:kube-proxy, from a
+// certificate the node requested, and the node's own credentials no longer carry what
+// kube-proxy may read (EndpointSlices of every namespace).
+func checkKubeProxyIdentity(t *testing.T, a *server) {
+	t.Helper()
+	tlsDir := filepath.Join(a.dataDir, "agent", "tls")
+	if c := readCert(t, filepath.Join(tlsDir, "client-kube-proxy.crt")); c.Subject.CommonName != "system:kube-proxy" || len(c.Subject.Organization) > 0 {
+		t.Errorf("kube-proxy's certificate is for %q %q", c.Subject.CommonName, c.Subject.Organization)
+	}
+	if kc := readFile(t, filepath.Join(a.dataDir, "agent", "kube-proxy.kubeconfig")); !strings.Contains(kc, filepath.Join(tlsDir, "client-kube-proxy.crt")) {
+		t.Errorf("kube-proxy's kubeconfig does not name its certificate:\n%s", kc)
+	}
+	canI := func(kubeconfig string) string {
+		out, _ := a.ns.command(edgekBin, "kubectl", "--kubeconfig", filepath.Join(a.dataDir, "agent", kubeconfig),
+			"auth", "can-i", "list", "endpointslices.discovery.k8s.io", "--all-namespaces").CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	if got := canI("kube-proxy.kubeconfig"); got != "yes" {
+		t.Errorf("kube-proxy may not list EndpointSlices: %q", got)
+	}
+	if got := canI("kubelet.kubeconfig"); got != "no" {
+		t.Errorf("the node's own credentials may list EndpointSlices: %q", got)
+	}
 }

@@ -9,13 +9,9 @@ import (
 // Args returns the kube-proxy command line. kube-proxy runs in iptables mode (it execs the
 // host's iptables-restore) and leaves the host-wide conntrack sysctls alone.
 func Args(a *config.Agent) []string {
-	kubeconfig := a.Kubeconfig("kube-proxy")
-	if a.Joins() {
-		// A joined node has only the kubelet's credentials (system:nodes may proxy).
-		kubeconfig = a.Kubeconfig("kubelet")
-	}
 	return args.Build(map[string]string{
-		"kubeconfig":                        kubeconfig,
+		// Its own identity, system:kube-proxy, on every node (a joined node requests it).
+		"kubeconfig":                        a.Kubeconfig("kube-proxy"),
 		"hostname-override":                 a.NodeName,
 		"cluster-cidr":                      a.ClusterCIDR.String(),
 		"proxy-mode":                        "iptables",
