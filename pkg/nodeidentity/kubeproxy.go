@@ -1,8 +1,6 @@
 package nodeidentity
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,16 +29,9 @@ func kubeProxyVerdict(csr *certificatesv1.CertificateSigningRequest) (v verdict,
 	deny := func(format string, a ...any) (verdict, bool) {
 		return verdict{reason: reasonInvalid, message: fmt.Sprintf(format, a...)}, true
 	}
-	block, _ := pem.Decode(csr.Spec.Request)
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return deny("request is not a PEM CERTIFICATE REQUEST")
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
+	req, err := signedRequest(csr)
 	if err != nil {
-		return deny("parse certificate request: %v", err)
-	}
-	if err := req.CheckSignature(); err != nil {
-		return deny("certificate request signature: %v", err)
+		return deny("%v", err)
 	}
 	if req.Subject.CommonName != KubeProxyUser || len(req.Subject.Organization) > 0 {
 		return deny("subject %q %q: a node may request a client certificate for %s only", req.Subject.CommonName, req.Subject.Organization, KubeProxyUser)

@@ -30,16 +30,9 @@ func servingVerdict(csr *certificatesv1.CertificateSigningRequest, node *corev1.
 	deny := func(format string, v ...any) (verdict, error) {
 		return verdict{reason: reasonInvalid, message: fmt.Sprintf(format, v...)}, nil
 	}
-	block, _ := pem.Decode(csr.Spec.Request)
-	if block == nil || block.Type != "CERTIFICATE REQUEST" {
-		return deny("request is not a PEM CERTIFICATE REQUEST")
-	}
-	req, err := x509.ParseCertificateRequest(block.Bytes)
+	req, err := signedRequest(csr)
 	if err != nil {
-		return deny("parse certificate request: %v", err)
-	}
-	if err := req.CheckSignature(); err != nil {
-		return deny("certificate request signature: %v", err)
+		return deny("%v", err)
 	}
 	name, ok := strings.CutPrefix(req.Subject.CommonName, nodeUserPrefix)
 	if !ok || name == "" || csr.Spec.Username != req.Subject.CommonName || !slices.Contains(csr.Spec.Groups, nodesGroup) {
@@ -87,4 +80,21 @@ func servingVerdict(csr *certificatesv1.CertificateSigningRequest, node *corev1.
 		return verdict{reason: reasonInvalid, message: fmt.Sprintf("node %s does not report %s among its addresses", name, strings.Join(missing, ", "))}, errNotYet
 	}
 	return verdict{approve: true, reason: reasonServing, message: fmt.Sprintf("names and addresses of node %s", name)}, nil
+}
+
+// signedRequest returns the certificate request of csr once its PEM parses and its signature
+// verifies (the requester holds the key).
+func signedRequest(csr *certificatesv1.CertificateSigningRequest) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(csr.Spec.Request)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("request is not a PEM CERTIFICATE REQUEST")
+	}
+	req, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse certificate request: %w", err)
+	}
+	if err := req.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature: %w", err)
+	}
+	return req, nil
 }
