@@ -21,12 +21,12 @@ import (
 	"github.com/edgek-io/edgek/pkg/agent/registries"
 	"github.com/edgek-io/edgek/pkg/certwatch"
 	"github.com/edgek-io/edgek/pkg/config"
-	"github.com/edgek-io/edgek/pkg/control"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/data"
 	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
 // Options is what an agent needs besides its configuration.
@@ -111,7 +111,7 @@ func Components(o Options) ([]daemon.Component, error) {
 				return k8s.PrepareKubelet(ctx, a.KubeletConfigFile(), args)
 			},
 			Health: func(ctx context.Context) error {
-				return control.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)
+				return upstream.WaitHealthy(ctx, "http://127.0.0.1:10248/healthz", "", nil)
 			},
 		},
 		flannel.New(flannel.Options{
@@ -136,7 +136,7 @@ func Components(o Options) ([]daemon.Component, error) {
 				return k8s.PrepareKubeProxy(kubeproxy.Args(a))
 			},
 			Health: func(ctx context.Context) error {
-				return control.WaitHealthy(ctx, "http://127.0.0.1:10256/healthz", "", nil)
+				return upstream.WaitHealthy(ctx, "http://127.0.0.1:10256/healthz", "", nil)
 			},
 		},
 	}

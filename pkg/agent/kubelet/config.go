@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/edgek-io/edgek/pkg/config"
-	"github.com/edgek-io/edgek/pkg/control/args"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
 // Host facts that shape the kubelet configuration.
@@ -90,5 +90,5 @@ func Args(a *config.Agent) []string {
 	if len(a.NodeTaints) > 0 {
 		d["register-with-taints"] = strings.Join(a.NodeTaints, ",")
 	}
-	return args.Build(d, a.ExtraKubeletArgs)
+	return upstream.Build(d, a.ExtraKubeletArgs)
 }

@@ -3,13 +3,13 @@ package kubeproxy
 
 import (
 	"github.com/edgek-io/edgek/pkg/config"
-	"github.com/edgek-io/edgek/pkg/control/args"
+	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
 // Args returns the kube-proxy command line. kube-proxy runs in iptables mode (it execs the
 // host's iptables-restore) and leaves the host-wide conntrack sysctls alone.
 func Args(a *config.Agent) []string {
-	return args.Build(map[string]string{
+	return upstream.Build(map[string]string{
 		// Its own identity, system:kube-proxy, on every node (a joined node requests it).
 		"kubeconfig":                        a.Kubeconfig("kube-proxy"),
 		"hostname-override":                 a.NodeName,

@@ -1,3 +1,5 @@
+// Package args builds the command lines of the upstream control-plane components: edgek's own
+// defaults, overridden key by key by the user's --kube-*-arg values (upstream.Build).
 package args
 
 import (
@@ -7,6 +9,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/secretsenc"
+	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
 // Inputs is everything the control-plane argument builders read.
@@ -83,13 +86,13 @@ func APIServer(in Inputs) []string {
 		d["etcd-certfile"] = in.Etcd.CertFile
 		d["etcd-keyfile"] = in.Etcd.KeyFile
 	}
-	return Build(d, c.ExtraAPIServerArgs)
+	return upstream.Build(d, c.ExtraAPIServerArgs)
 }
 
 // Scheduler returns the kube-scheduler command line.
 func Scheduler(in Inputs) []string {
 	kc := in.Server.Kubeconfig("scheduler")
-	return Build(map[string]string{
+	return upstream.Build(map[string]string{
 		"authentication-kubeconfig": kc,
 		"authorization-kubeconfig":  kc,
 		"bind-address":              "127.0.0.1",
@@ -106,7 +109,7 @@ func Scheduler(in Inputs) []string {
 func ControllerManager(in Inputs) []string {
 	c, t := in.Server, in.TLS
 	kc := c.Kubeconfig("controller-manager")
-	return Build(map[string]string{
+	return upstream.Build(map[string]string{
 		"allocate-node-cidrs":       "true",
 		"authentication-kubeconfig": kc,
 		"authorization-kubeconfig":  kc,
