@@ -12,6 +12,15 @@ import (
 	"github.com/edgek-io/edgek/pkg/secretsenc"
 )
 
+// noArgs refuses positional arguments (urfave/cli takes flags only before them, so a stray
+// word usually means a flag that was not parsed).
+func noArgs(cc *cli.Context) error {
+	if cc.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
+	}
+	return nil
+}
+
 // tokenCommand is `edgek token create|list|delete|rotate` (kubeadm's and K3s's names).
 func tokenCommand(r Runners) *cli.Command {
 	run := func(op string, fill func(cc *cli.Context, c *config.TokenCommand)) cli.ActionFunc {
@@ -22,12 +31,6 @@ func tokenCommand(r Runners) *cli.Command {
 			}
 			return r.Token(cc.Context, c, os.Stdout)
 		}
-	}
-	noArgs := func(cc *cli.Context) error {
-		if cc.NArg() > 0 {
-			return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
-		}
-		return nil
 	}
 	return &cli.Command{
 		Name:  "token",
@@ -94,11 +97,9 @@ func secretsEncryptCommand(r Runners) *cli.Command {
 			Name: "rotate-keys",
 			Usage: "replace the encryption key while the server runs: add a new key, rewrite every Secret " +
 				"with it, remove the old keys (run on the server, as root)",
-			Flags: []cli.Flag{dataDirFlag()},
+			Flags:  []cli.Flag{dataDirFlag()},
+			Before: noArgs,
 			Action: func(cc *cli.Context) error {
-				if cc.NArg() > 0 {
-					return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
-				}
 				return r.RotateKeys(cc.Context, cc.String("data-dir"), os.Stdout)
 			},
 		}},

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,14 +38,10 @@ plugins:
 
 // WritePodSecurity writes PodSecurityConfig(level) to path unless it holds it already.
 func WritePodSecurity(path, level string) error {
-	want := []byte(PodSecurityConfig(level))
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, want) {
-		return nil
-	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
 	}
-	if err := fsutil.WriteFileAtomic(path, want, 0o600); err != nil {
+	if err := fsutil.WriteFileIfChanged(path, []byte(PodSecurityConfig(level)), 0o600); err != nil {
 		return fmt.Errorf("write the pod security admission config: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 )
@@ -40,4 +41,14 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// WriteFileIfChanged is WriteFileAtomic unless path already holds exactly data, in which case
+// only its mode is set to perm: for files edgek writes at every start or check, so that an SD
+// card does not pay for a file that did not change.
+func WriteFileIfChanged(path string, data []byte, perm os.FileMode) error {
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
+		return os.Chmod(path, perm)
+	}
+	return WriteFileAtomic(path, data, perm)
 }

@@ -32,3 +32,29 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Error("want an error when the parent is a regular file")
 	}
 }
+
+func TestWriteFileIfChanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.conf")
+	if err := WriteFileIfChanged(path, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(path)
+	// Same content: not rewritten (an atomic write would replace the inode), mode set.
+	if err := WriteFileIfChanged(path, []byte("one"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	same, _ := os.Stat(path)
+	if !os.SameFile(before, same) {
+		t.Error("an unchanged file was rewritten")
+	}
+	if same.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", same.Mode().Perm())
+	}
+	if err := WriteFileIfChanged(path, []byte("two"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(path)
+	if got, _ := os.ReadFile(path); string(got) != "two" || os.SameFile(same, after) {
+		t.Errorf("changed content %q not written atomically (same inode: %v)", got, os.SameFile(same, after))
+	}
+}

@@ -54,30 +54,16 @@ var ErrRefused = errors.New("the server refused this node's certificate")
 // certificate is issued, and returns it and its key (PEM), or until it is refused
 // (ErrRefused, with the server's reason). ctx bounds the wait.
 func Request(ctx context.Context, client kubernetes.Interface, node string, identity *ecdsa.PrivateKey) (cert, key []byte, err error) {
-	if key, err = keyutil.MakeEllipticPrivateKeyPEM(); err != nil {
-		return nil, nil, fmt.Errorf("generate the kubelet's key: %w", err)
-	}
-	signer, err := keyutil.ParsePrivateKeyPEM(key)
+	key, pemReq, err := newRequest("the kubelet's", pkix.Name{CommonName: nodeUserPrefix + node, Organization: []string{nodesGroup}})
 	if err != nil {
 		return nil, nil, err
-	}
-	pemReq, err := certutil.MakeCSR(signer, &pkix.Name{CommonName: nodeUserPrefix + node, Organization: []string{nodesGroup}}, nil, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("make certificate request: %w", err)
 	}
 	proof, err := Prove(identity, pemReq)
 	if err != nil {
 		return nil, nil, err
 	}
-	req := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "node-csr-", Annotations: proof},
-		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    pemReq,
-			SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName,
-			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
-		},
-	}
-	if cert, err = submitCSR(ctx, client, req); err != nil {
+	cert, err = submitCSR(ctx, client, clientCSR("node-csr-", proof, pemReq, certificatesv1.KubeAPIServerClientKubeletSignerName))
+	if err != nil {
 		return nil, nil, err
 	}
 	return cert, key, nil
@@ -86,29 +72,43 @@ func Request(ctx context.Context, client kubernetes.Interface, node string, iden
 // RequestKubeProxy asks the server, with a node's credentials, for a client certificate of
 // system:kube-proxy for a new key, and waits until it is issued (or refused: ErrRefused).
 func RequestKubeProxy(ctx context.Context, client kubernetes.Interface) (cert, key []byte, err error) {
+	key, pemReq, err := newRequest("kube-proxy's", pkix.Name{CommonName: KubeProxyUser})
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err = submitCSR(ctx, client, clientCSR("kube-proxy-csr-", nil, pemReq, certificatesv1.KubeAPIServerClientSignerName))
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// newRequest makes a new ECDSA key (PEM) for whose ("the kubelet's") and a certificate request
+// for subject signed with it.
+func newRequest(whose string, subject pkix.Name) (key, pemReq []byte, err error) {
 	if key, err = keyutil.MakeEllipticPrivateKeyPEM(); err != nil {
-		return nil, nil, fmt.Errorf("generate kube-proxy's key: %w", err)
+		return nil, nil, fmt.Errorf("generate %s key: %w", whose, err)
 	}
 	signer, err := keyutil.ParsePrivateKeyPEM(key)
 	if err != nil {
 		return nil, nil, err
 	}
-	pemReq, err := certutil.MakeCSR(signer, &pkix.Name{CommonName: KubeProxyUser}, nil, nil)
-	if err != nil {
+	if pemReq, err = certutil.MakeCSR(signer, &subject, nil, nil); err != nil {
 		return nil, nil, fmt.Errorf("make certificate request: %w", err)
 	}
-	req := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "kube-proxy-csr-"},
+	return key, pemReq, nil
+}
+
+// clientCSR is a request for a client certificate from signer.
+func clientCSR(generateName string, annotations map[string]string, pemReq []byte, signer string) *certificatesv1.CertificateSigningRequest {
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: generateName, Annotations: annotations},
 		Spec: certificatesv1.CertificateSigningRequestSpec{
 			Request:    pemReq,
-			SignerName: certificatesv1.KubeAPIServerClientSignerName,
+			SignerName: signer,
 			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 		},
 	}
-	if cert, err = submitCSR(ctx, client, req); err != nil {
-		return nil, nil, err
-	}
-	return cert, key, nil
 }
 
 // submitCSR creates req and waits for its certificate.
