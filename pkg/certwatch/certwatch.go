@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 // certFile reports whether a changed file may be a certificate or key.
 func certFile(name string) bool {
 	base := filepath.Base(name)
-	if strings.HasPrefix(base, ".") { // writeFileAtomic's temp files
+	if strings.HasPrefix(base, ".") { // fsutil.WriteFileAtomic's temp files
 		return false
 	}
 	ext := filepath.Ext(base)

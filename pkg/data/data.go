@@ -1,8 +1,12 @@
 // Package data carries the programs edgek needs on a node that cannot be Go imports of its
-// CGO_ENABLED=0 binary: a static runc (cgo), the upstream CNI plugins bridge, host-local,
-// loopback and portmap (package main upstream) and pause (the pod sandbox's process). They are
-// built by `make data` (scripts/build-data.sh, from the module in build/tools), embedded as one
-// zstd-compressed tar, and laid out at start-up by Extract.
+// CGO_ENABLED=0 binary: a static runc (cgo); the upstream CNI plugins bridge, host-local,
+// loopback and portmap, and crictl (package main upstream); containerd's runc shim (a separate
+// small program, as K3s ships it, so that each shim's memory stays low); pause, CoreDNS and the
+// dashboard, the programs of the images edgek builds at start for the pod sandbox and the
+// bundled addons. They are built by `make data` (scripts/build-data.sh: runc, the plugins, the
+// shim and pause from the module in build/tools; crictl, CoreDNS and the dashboard from their
+// own modules under build/), embedded as one zstd-compressed tar, and laid out at start-up by
+// Extract.
 package data
 
 import (
@@ -32,9 +36,10 @@ func Version() string { return embedded().version() }
 
 // Extract lays out the embedded binaries in <dataDir>/data/<Version()>/bin and returns that
 // directory. If it is already complete, Extract returns at once without reading the archive.
-// Otherwise it extracts into a temporary directory beside it, syncs it and renames it into
-// place, then removes every other version and leftover under <dataDir>/data (best effort).
-// Concurrent calls for the same data dir are serialised by a lock file.
+// Otherwise it first removes every other version and leftover under <dataDir>/data (best
+// effort; it frees space on small disks), then extracts into a temporary directory beside it,
+// syncs it and renames it into place. Concurrent calls for the same data dir are serialised by
+// a lock file.
 func Extract(dataDir string) (binDir string, err error) {
 	return extract(dataDir, embedded())
 }

@@ -1,26 +1,30 @@
 // Package deploy keeps the manifests of <data-dir>/server/manifests applied to the cluster,
 // like K3s's auto-deploying manifests ("AddOns").
 //
-// Every *.yaml, *.yml and *.json file directly in the directory is applied with server-side
-// apply (field manager "edgek", conflicts forced) at start-up and again whenever its content
-// changes; a file may hold several YAML documents, List objects or concatenated JSON objects.
-// Namespaced objects without a namespace go to "default". CustomResourceDefinitions of a file
-// are applied first, then its Namespaces, then the rest in file order.
+// Every *.yaml, *.yml and *.json file in the directory or a subdirectory of it (hidden files
+// and directories are left out) is applied with server-side apply (field manager "edgek",
+// conflicts forced) at start-up and again whenever its content changes; a file may hold
+// several YAML documents, List objects or concatenated JSON objects. Namespaced objects
+// without a namespace go to "default". CustomResourceDefinitions of a file are applied first,
+// then its Namespaces, then the rest in file order.
 //
-// Each file is tracked by a cluster-scoped Addon (addons.edgek.io) named after the file
-// (base name without extension, made a DNS label): its status records the content checksum,
-// whether the last apply succeeded, the last error and the objects applied. When a changed file
-// no longer holds an object it held before, the object is deleted (pruned). A file that fails
-// is retried on later scans (after 1, 2, 4... scans, at most 30) and at once when it changes;
-// the other files are applied regardless.
+// Each file is tracked by a cluster-scoped Addon (addons.edgek.io) named after the file (its
+// path in the directory without extension, made a DNS label: sub/a.yaml is "sub-a"); when two
+// files get the same name, the first in path order keeps it and the other is not applied. The
+// Addon's status records the content checksum, whether the last apply succeeded, the last
+// error and the objects applied. When a changed file no longer holds an object it held
+// before, the object is deleted (pruned). A file that fails is retried on later scans (after
+// 1, 2, 4... scans, at most 30) and at once when it changes; the other files are applied
+// regardless.
 //
 // A file NAME.skip beside a manifest NAME stops edgek from managing it: it is neither applied
 // nor pruned and its Addon says skipped. Removing a file from the directory leaves its objects
 // in the cluster (as K3s does) and deletes only its Addon.
 //
 // Bundled manifests (CoreDNS, dashboard) are written to the directory at every start,
-// replacing what is there under the same name. A disabled bundled addon's file is removed
-// instead, and the objects it created are deleted with its Addon.
+// replacing what is there under the same name, unless a .skip file beside it keeps the user's
+// version. A disabled bundled addon's file is removed instead, and the objects its bundled
+// manifest created are deleted with its Addon.
 package deploy
 
 import (
@@ -32,6 +36,7 @@ import (
 	"time"
 
 	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -49,8 +54,8 @@ type Options struct {
 	// Kubeconfig is the path of the admin kubeconfig.
 	Kubeconfig string
 	// Bundled maps file names ("coredns.yaml") to rendered bundled manifests. They are
-	// written to Dir at every start, replacing files of the same name; other files in Dir
-	// are never touched.
+	// written to Dir at every start (when their content differs), replacing files of the
+	// same name that have no .skip file beside them; other files in Dir are never touched.
 	Bundled map[string][]byte
 	// Disabled lists bundled addons (file names without extension, e.g. "dashboard") not to
 	// run: their file is not written and is removed from Dir, and the objects they created
@@ -256,38 +261,12 @@ func (c *Controller) stage() error {
 		if _, err := os.Stat(path + ".skip"); err == nil {
 			continue // the user keeps their own version of it
 		}
-		if err := writeIfChanged(path, content); err != nil {
+		// Temporary files are hidden, never taken for a manifest.
+		if err := fsutil.WriteFileIfChanged(path, content, 0o600); err != nil {
 			return fmt.Errorf("write bundled manifest %s: %w", name, err)
 		}
 	}
 	return nil
-}
-
-// writeIfChanged writes content to path (atomically, mode 0600) unless the file already
-// holds it.
-func writeIfChanged(path string, content []byte) error {
-	if old, err := os.ReadFile(path); err == nil && string(old) == string(content) {
-		return nil
-	}
-	dir, base := filepath.Split(path)
-	f, err := os.CreateTemp(dir, "."+base+".tmp*") // hidden: never taken for a manifest
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // disabledNames returns the set of disabled addon names.

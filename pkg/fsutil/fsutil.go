@@ -3,14 +3,16 @@ package fsutil
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 )
 
 // WriteFileAtomic replaces path with data so that readers (containerd, the kubelet, CNI) see
-// the old file or the new one, never a partial one: it writes a temporary file named
-// ".<name>.*" beside path, syncs it and renames it over path. The parent directory is created
-// (0755) if missing.
+// the old file or the new one, never a partial one, also after a power cut: it writes a
+// temporary file named ".<name>.*" beside path with mode perm, syncs it, renames it over path
+// and syncs the directory (so that the rename survives a crash: the CA files depend on it). The
+// parent directory is created (0755) if missing.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir, name := filepath.Split(path)
 	if dir == "" {
@@ -39,8 +41,25 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return err
 	}
-	return err
+	return syncDir(dir)
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // WriteFileIfChanged is WriteFileAtomic unless path already holds exactly data, in which case

@@ -33,6 +33,54 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
+func TestWriteFileAtomicModes(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing bool
+		mode     os.FileMode
+	}{
+		{"new key", false, 0o600},
+		{"new cert", false, 0o644},
+		{"replace, tighten mode", true, 0o600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "f")
+			if tt.existing {
+				if err := os.WriteFile(path, []byte("old content"), 0o666); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := WriteFileAtomic(path, []byte("new"), tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			entries, _ := os.ReadDir(dir)
+			if got, _ := os.ReadFile(path); len(entries) != 1 || string(got) != "new" {
+				t.Errorf("dir holds %d entries, f=%q; want only f=new", len(entries), got)
+			}
+			if fi, _ := os.Stat(path); fi.Mode().Perm() != tt.mode {
+				t.Errorf("mode = %o, want %o", fi.Mode().Perm(), tt.mode)
+			}
+		})
+	}
+}
+
+func TestWriteFileAtomicFailureLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	// Renaming a file over a non-empty directory fails.
+	target := filepath.Join(dir, "target")
+	if err := os.MkdirAll(filepath.Join(target, "child"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(target, []byte("x"), 0o600); err == nil {
+		t.Fatal("WriteFileAtomic over a directory succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("dir holds %d entries, want only the directory (temp file left?)", len(entries))
+	}
+}
+
 func TestWriteFileIfChanged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.conf")
 	if err := WriteFileIfChanged(path, []byte("one"), 0o600); err != nil {

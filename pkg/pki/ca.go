@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"path/filepath"
 	"time"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 // File base names of the CAs.
@@ -155,7 +157,7 @@ func createCA(name, certPath, keyPath string, c clock) (*authority, error) {
 	if err := writeKey(keyPath, key); err != nil {
 		return nil, fmt.Errorf("create CA %s: %w", name, err)
 	}
-	if err := writeFileAtomic(certPath, encodeCert(der), certMode); err != nil {
+	if err := fsutil.WriteFileAtomic(certPath, encodeCert(der), certMode); err != nil {
 		return nil, fmt.Errorf("create CA %s: %w", name, err)
 	}
 	return &authority{cert: cert, key: key, certPath: certPath, keyPath: keyPath}, nil
@@ -185,7 +187,7 @@ func writeKey(path string, key crypto.Signer) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return writeFileAtomic(path, data, keyMode)
+	return fsutil.WriteFileAtomic(path, data, keyMode)
 }
 
 // warnCAClock warns when a CA does not cover the current clock: made by an edgek that

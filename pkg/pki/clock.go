@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"time"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 // Boards without a real-time clock boot at 1970, at systemd's build time or at the last
@@ -71,7 +73,7 @@ func loadClock(dir string, now, buildTime time.Time, log *slog.Logger) (clock, e
 	}
 	if now.Sub(seen) >= lastSeenEvery {
 		data := []byte(now.UTC().Truncate(time.Second).Format(time.RFC3339) + "\n")
-		if err := writeFileAtomic(path, data, certMode); err != nil {
+		if err := fsutil.WriteFileAtomic(path, data, certMode); err != nil {
 			return c, fmt.Errorf("record the current time: %w", err)
 		}
 	}

@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 // WriteKubeconfig writes a kubeconfig with one cluster, user and context, all
@@ -37,7 +38,7 @@ func WriteKubeconfig(path, serverURL, caCertFile string, client CertPair, mode o
 	b64 := base64.StdEncoding.EncodeToString
 	user := fmt.Sprintf("client-certificate-data: %s\n    client-key-data: %s", b64(data[1]), b64(data[2]))
 	content := renderKubeconfig(serverURL, data[0], user)
-	if err := writeIfChanged(path, content, mode); err != nil {
+	if err := fsutil.WriteFileIfChanged(path, content, mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
@@ -72,23 +73,10 @@ func WriteKubeconfigFiles(path, serverURL, caCertFile string, client CertPair, m
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	user := fmt.Sprintf("client-certificate: %s\n    client-key: %s", strconv.Quote(files[0]), strconv.Quote(files[1]))
-	if err := writeIfChanged(path, renderKubeconfig(serverURL, ca, user), mode); err != nil {
+	if err := fsutil.WriteFileIfChanged(path, renderKubeconfig(serverURL, ca, user), mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil
-}
-
-// writeIfChanged writes data to path atomically unless path already holds exactly data, in
-// which case only its mode is set: renewal checks run every hour, and an SD card should not
-// pay a write for a file that did not change.
-func writeIfChanged(path string, data []byte, mode os.FileMode) error {
-	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
-		if err := os.Chmod(path, mode); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	return writeFileAtomic(path, data, mode)
 }
 
 func checkServerURL(serverURL string) error {
@@ -140,7 +128,7 @@ func WriteTokenKubeconfig(path, serverURL string, caPEM []byte, token string, mo
 		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	content := renderKubeconfig(serverURL, caPEM, "token: "+strconv.Quote(token))
-	if err := writeIfChanged(path, content, mode); err != nil {
+	if err := fsutil.WriteFileIfChanged(path, content, mode); err != nil {
 		return fmt.Errorf("write kubeconfig: %w", err)
 	}
 	return nil

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 // leafSpec describes one leaf certificate.
@@ -69,7 +71,7 @@ func ensureLeaf(dir string, spec leafSpec, c clock, log *slog.Logger) (CertPair,
 	if err != nil {
 		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
 	}
-	if err := writeFileAtomic(certPath, encodeCert(der), certMode); err != nil {
+	if err := fsutil.WriteFileAtomic(certPath, encodeCert(der), certMode); err != nil {
 		return pair, fmt.Errorf("ensure %s: %w", spec.name, err)
 	}
 	return pair, nil
@@ -161,7 +163,7 @@ func writeChain(dir, leafPath, caPath string) (string, error) {
 	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, want) {
 		return path, nil
 	}
-	if err := writeFileAtomic(path, want, certMode); err != nil {
+	if err := fsutil.WriteFileAtomic(path, want, certMode); err != nil {
 		return "", fmt.Errorf("certificate chain: %w", err)
 	}
 	return path, nil

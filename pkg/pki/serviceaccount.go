@@ -6,6 +6,8 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"path/filepath"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 const serviceAccountKeyBits = 2048
@@ -46,7 +48,7 @@ func ensureServiceAccountKey(dir string) (keyPath, pubPath string, err error) {
 		return "", "", fmt.Errorf("service-account key: %w", err)
 	}
 	if !bytes.Equal(old, pubPEM) {
-		if err := writeFileAtomic(pubPath, pubPEM, certMode); err != nil {
+		if err := fsutil.WriteFileAtomic(pubPath, pubPEM, certMode); err != nil {
 			return "", "", fmt.Errorf("service-account key: %w", err)
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 // Token format, K3s compatible: K10<sha256 hex of the CA cert file>::<user>:<secret>.
@@ -150,7 +152,7 @@ func writeTokenFile(path, full string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("write token: %w", err)
 	}
-	if err := writeFileAtomic(path, []byte(full), keyMode); err != nil {
+	if err := fsutil.WriteFileAtomic(path, []byte(full), keyMode); err != nil {
 		return fmt.Errorf("write token: %w", err)
 	}
 	return nil
