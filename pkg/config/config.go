@@ -243,7 +243,7 @@ func ExtraArg(args []string, key string) (string, bool) {
 	var value string
 	found := false
 	for _, a := range args {
-		if k, v, ok := cutArg(a); ok && k == key {
+		if k, v, ok := SplitExtraArg(a); ok && k == key {
 			value, found = v, true
 		}
 	}
@@ -284,27 +284,19 @@ func (d Datastore) validate() error {
 
 // ValidateExtraArg checks one --kube-*-arg value.
 func ValidateExtraArg(a string) error {
-	k, _, ok := cutArg(a)
+	k, _, ok := SplitExtraArg(a)
 	if !ok || k == "" {
 		return fmt.Errorf("extra argument %q must have the form key=value", a)
 	}
 	return nil
 }
 
-func cutArg(a string) (key, value string, ok bool) {
-	for i := 0; i < len(a); i++ {
-		if a[i] == '=' {
-			return trimDashes(a[:i]), a[i+1:], true
-		}
-	}
-	return trimDashes(a), "", false
-}
-
-func trimDashes(s string) string {
-	for len(s) > 0 && s[0] == '-' {
-		s = s[1:]
-	}
-	return s
+// SplitExtraArg splits one --kube-*-arg value, "key=value" or "--key=value", at its first
+// "=" into the key without leading dashes and the value; ok is false when there is no "=".
+// Validation, ExtraArg and the argument builders (upstream.Build) all read values with it.
+func SplitExtraArg(a string) (key, value string, ok bool) {
+	key, value, ok = strings.Cut(a, "=")
+	return strings.TrimLeft(key, "-"), value, ok
 }
 
 func hasScheme(endpoint, scheme string) bool {

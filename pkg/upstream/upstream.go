@@ -13,9 +13,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
@@ -25,7 +25,7 @@ import (
 func Build(defaults map[string]string, extra []string) []string {
 	user := map[string][]string{}
 	for _, e := range extra {
-		k, v, _ := strings.Cut(strings.TrimLeft(e, "-"), "=")
+		k, v, _ := config.SplitExtraArg(e)
 		user[k] = append(user[k], v)
 	}
 	keys := make([]string, 0, len(defaults)+len(user))

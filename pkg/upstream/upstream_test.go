@@ -2,7 +2,10 @@ package upstream
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 func TestBuild(t *testing.T) {
@@ -26,5 +29,24 @@ func TestBuild(t *testing.T) {
 				t.Errorf("Build() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// What edgek reads from the user's values (config.ExtraArg: ports, certificate files) is what
+// the component gets: the last value Build passes for a key.
+func TestBuildAgreesWithExtraArg(t *testing.T) {
+	extra := []string{"--secure-port=1", "secure-port=2", "-tls-cert-file=/a=b", "feature-gates=X=true"}
+	args := Build(map[string]string{"secure-port": "0"}, extra)
+	for _, key := range []string{"secure-port", "tls-cert-file", "feature-gates"} {
+		want, ok := config.ExtraArg(extra, key)
+		var last string
+		for _, a := range args {
+			if v, found := strings.CutPrefix(a, "--"+key+"="); found {
+				last = v
+			}
+		}
+		if !ok || last != want {
+			t.Errorf("%s: Build passes %q last, config.ExtraArg reads %q (%v)", key, last, want, ok)
+		}
 	}
 }
