@@ -10,6 +10,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // WritableDir creates dir (0700) and checks that files can be created in it. dataDir is
@@ -65,9 +67,9 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 func NodePorts() []Port {
 	return []Port{
 		{netip.IPv4Unspecified(), 10250, "the kubelet API"},
-		{loopback, 10248, "the kubelet health check"},
+		{loopback, config.KubeletHealthzPort, "the kubelet health check"},
 		{loopback, 10249, "kube-proxy metrics"},
-		{loopback, 10256, "kube-proxy health check"},
+		{loopback, config.KubeProxyHealthzPort, "kube-proxy health check"},
 	}
 }
 

@@ -50,7 +50,7 @@ func Config(a *config.Agent, tls *pki.NodeBundle, h Host) string {
 	w("evictionMinimumReclaim: {imagefs.available: 10%%, nodefs.available: 10%%}")
 	w("failSwapOn: false")
 	w("healthzBindAddress: 127.0.0.1")
-	w("healthzPort: 10248")
+	w("healthzPort: %d", config.KubeletHealthzPort)
 	w("podLogsDir: %q", a.PodLogsDir())
 	if a.ProtectKernelDefaults {
 		w("protectKernelDefaults: true")

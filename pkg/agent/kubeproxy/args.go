@@ -2,6 +2,8 @@
 package kubeproxy
 
 import (
+	"strconv"
+
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/upstream"
 )
@@ -15,7 +17,7 @@ func Args(a *config.Agent) []string {
 		"hostname-override":                 a.NodeName,
 		"cluster-cidr":                      a.ClusterCIDR.String(),
 		"proxy-mode":                        "iptables",
-		"healthz-bind-address":              "127.0.0.1:10256",
+		"healthz-bind-address":              "127.0.0.1:" + strconv.Itoa(config.KubeProxyHealthzPort),
 		"metrics-bind-address":              "127.0.0.1:10249",
 		"conntrack-max-per-core":            "0",
 		"conntrack-tcp-timeout-established": "0s",
