@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	nodehost "github.com/edgek-io/edgek/pkg/agent/host"
 )
 
 // cgroupController is one line of /proc/cgroups.
@@ -31,12 +33,13 @@ func (h *host) readProcCgroups() map[string]cgroupController {
 	return m
 }
 
-// cgroupMode is "v2", "hybrid", "v1" or "" (no cgroups mounted).
+// cgroupMode is "v2", "hybrid", "v1" or "" (no cgroups mounted). The version is told as the
+// node tells it (package agent/host), so that the check and the kubelet's configuration agree.
 func (h *host) cgroupMode(procCgroups map[string]cgroupController) string {
 	switch {
-	case exists(h.sys("fs/cgroup/cgroup.controllers")):
+	case nodehost.IsCgroup2(h.sys("fs/cgroup")):
 		return "v2"
-	case exists(h.sys("fs/cgroup/unified/cgroup.controllers")):
+	case nodehost.IsCgroup2(h.sys("fs/cgroup/unified")):
 		return "hybrid"
 	}
 	for _, c := range procCgroups {

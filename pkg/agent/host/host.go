@@ -19,13 +19,18 @@ import (
 
 // CgroupV1 reports whether the host mounts cgroup v1 controllers (v1 or hybrid): whether
 // <sysRoot>/fs/cgroup is anything but the cgroup2 file system.
-func CgroupV1(sysRoot string) bool { return !isCgroup2(sysRoot+"/fs/cgroup", statfsType) }
+func CgroupV1(sysRoot string) bool { return !IsCgroup2(sysRoot + "/fs/cgroup") }
 
-// isCgroup2 tells cgroup v2 by the file system's magic number; when statfs fails, by the
-// cgroup.controllers file only the v2 root has.
+// IsCgroup2 reports whether dir is a cgroup v2 (unified) hierarchy: /sys/fs/cgroup on a v2
+// host, /sys/fs/cgroup/unified on a hybrid one. It is the one test of the cgroup version, for
+// the node's configuration and for check-config alike.
+func IsCgroup2(dir string) bool { return isCgroup2(dir, statfsType) }
+
+// isCgroup2 tells cgroup v2 by the file system's magic number, else by the cgroup.controllers
+// file only a cgroup2 directory has: when statfs fails, and in the fake /sys of tests.
 func isCgroup2(dir string, fsType func(string) (int64, error)) bool {
-	if t, err := fsType(dir); err == nil {
-		return t == unix.CGROUP2_SUPER_MAGIC
+	if t, err := fsType(dir); err == nil && t == unix.CGROUP2_SUPER_MAGIC {
+		return true
 	}
 	_, err := os.Stat(dir + "/cgroup.controllers")
 	return err == nil

@@ -94,6 +94,9 @@ func TestCgroupV2ByMagic(t *testing.T) {
 	if !isCgroup2(dir, failed) {
 		t.Error("statfs failed, cgroup.controllers present: want v2")
 	}
+	if !isCgroup2(dir, fsType(tmpfs, nil)) {
+		t.Error("cgroup.controllers in a plain directory (check-config's fake /sys): want v2")
+	}
 	// This machine: whatever it is, the magic and the file must agree.
 	if got, byFile := CgroupV1("/sys"), !isCgroup2("/sys/fs/cgroup", failed); got != byFile {
 		t.Errorf("CgroupV1(/sys) = %t by magic, %t by cgroup.controllers", got, byFile)
