@@ -246,6 +246,25 @@ func below(p, root string) bool {
 	return len(p) > len(root) && p[:len(root)] == root && p[len(root)] == '/'
 }
 
+// agentPaths returns one of config.Agent's paths (a method expression such as
+// (*config.Agent).KubeletRootDir) for each form of the data dir.
+func agentPaths(dataDirs []string, path func(*config.Agent) string) []string {
+	out := make([]string, len(dataDirs))
+	for i, d := range dataDirs {
+		out[i] = path(&config.Agent{DataDir: d})
+	}
+	return out
+}
+
+// runDirRel returns one of config.Agent's paths below its run dir (a method expression such as
+// (*config.Agent).ContainerdState) relative to the run dir: the run dir killall cleans is
+// Options.RunDir, which need not be config.RunDirFor(DataDir).
+func runDirRel(path func(*config.Agent) string) string {
+	a := &config.Agent{DataDir: config.DefaultDataDir}
+	rel, _ := filepath.Rel(a.RunDir(), path(a)) // both absolute: no error
+	return rel
+}
+
 // join appends elems to every form of a path.
 func join(forms []string, elems ...string) []string {
 	out := make([]string, len(forms))

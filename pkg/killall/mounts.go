@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/edgek-io/edgek/pkg/config"
 )
 
 // mount is one line of /proc/self/mountinfo.
@@ -71,7 +73,7 @@ func unescapeMount(s string) string {
 //   - <run-dir> and everything below it (pod network namespaces included);
 //   - /run/netns/cni-* network namespaces that a container killall stopped ran in.
 func (r *run) selectMounts(ms []mount) []string {
-	below := append(join(r.data, "agent", "containerd"), join(r.data, "agent", "kubelet")...)
+	below := append(agentPaths(r.data, (*config.Agent).ContainerdRoot), agentPaths(r.data, (*config.Agent).KubeletRootDir)...)
 	var out []string
 	for i := len(ms) - 1; i >= 0; i-- { // later mounts sit on top of earlier ones
 		p := ms[i].point
@@ -131,9 +133,11 @@ func (r *run) cleanMounts(ctx context.Context) {
 		return
 	}
 
-	r.removeTree(filepath.Join(r.RunDir, "containerd"))
-	r.removeTree(filepath.Join(r.RunDir, "flannel")) // subnet.env and net-conf.json
-	r.removeTree(filepath.Join(r.RunDir, "cni"))     // host-local IPAM's reservations
+	r.removeTree(filepath.Join(r.RunDir, runDirRel((*config.Agent).ContainerdState)))
+	// flannel's dir: subnet.env and net-conf.json.
+	r.removeTree(filepath.Join(r.RunDir, filepath.Dir(runDirRel((*config.Agent).FlannelSubnetFile))))
+	// host-local IPAM's reservations (pkg/agent names <run-dir>/cni/networks by hand).
+	r.removeTree(filepath.Join(r.RunDir, "cni"))
 	// The run dir itself, if nothing else is left in it (edgek creates nothing else there).
 	if !r.DryRun {
 		if err := r.sys.Remove(r.RunDir); err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) {

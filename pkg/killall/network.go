@@ -87,7 +87,7 @@ func selectRoutes(rs []route, podNetwork netip.Prefix) []route {
 
 // podNetwork reads FLANNEL_NETWORK from flannel's subnet.env in the run dir.
 func (r *run) podNetwork() netip.Prefix {
-	data, err := os.ReadFile(filepath.Join(r.RunDir, "flannel", "subnet.env"))
+	data, err := os.ReadFile(filepath.Join(r.RunDir, runDirRel((*config.Agent).FlannelSubnetFile)))
 	if err != nil {
 		return netip.Prefix{}
 	}

@@ -208,8 +208,8 @@ type runtime struct {
 //
 // Processes in protected (the caller and its ancestors) are left out.
 func (r *run) selectRuntime(t *procTable, protected map[int]bool) runtime {
-	sockets := join(r.rdir, "containerd", "containerd.sock")
-	confDirs := join(r.data, "agent", "etc", "containerd")
+	sockets := join(r.rdir, runDirRel((*config.Agent).ContainerdSocket))
+	confDirs := agentPaths(r.data, func(a *config.Agent) string { return filepath.Dir(a.ContainerdConfigFile()) })
 	var rt runtime
 	var shims []proc
 	seen := map[int]bool{}

@@ -241,3 +241,17 @@ func TestNewRunRefusesSharedRunDir(t *testing.T) {
 		t.Errorf("default run dir of data dir %s: %v, %v", o.DataDir, r, err)
 	}
 }
+
+// The run-dir paths killall cleans are config.Agent's, rebased onto Options.RunDir: below the
+// run dir, and the same paths for any data dir.
+func TestRunDirRel(t *testing.T) {
+	a := &config.Agent{DataDir: "/srv/edgek"}
+	for _, path := range []func(*config.Agent) string{
+		(*config.Agent).ContainerdState, (*config.Agent).ContainerdSocket, (*config.Agent).FlannelSubnetFile,
+	} {
+		rel := runDirRel(path)
+		if !filepath.IsLocal(rel) || filepath.Join(a.RunDir(), rel) != path(a) {
+			t.Errorf("runDirRel = %q: not %s below the run dir %s", rel, path(a), a.RunDir())
+		}
+	}
+}
