@@ -2,19 +2,11 @@ package certwatch
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"log/slog"
-	"math/big"
-	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 var now = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -29,44 +23,11 @@ var now = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 // writeCert writes a self-signed certificate expiring at notAfter.
 func writeCert(t *testing.T, path string, isCA bool, notAfter time.Time) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: filepath.Base(path)},
+	cert, _ := testutil.SelfSigned(t, x509.Certificate{
+		Subject:   pkix.Name{CommonName: filepath.Base(path)},
 		NotBefore: time.Unix(0, 0), NotAfter: notAfter, IsCA: isCA, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// logRecorder keeps the messages of the records it handles.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.msgs = append(l.msgs, r.Level.String()+" "+r.Message)
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-func (l *logRecorder) take() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := l.msgs
-	l.msgs = nil
-	return m
+	})
+	testutil.WriteFile(t, path, string(cert))
 }
 
 func TestCheckRenewsThenWarnsAboutWhatExpiresSoon(t *testing.T) {
@@ -77,7 +38,7 @@ func TestCheckRenewsThenWarnsAboutWhatExpiresSoon(t *testing.T) {
 	writeCert(t, filepath.Join(dir, "serving-kube-apiserver-chain.crt"), false, now.Add(time.Hour)) // a copy: not judged
 
 	renews := 0
-	logs := &logRecorder{}
+	logs := &testutil.LogRecorder{}
 	client := fake.NewClientset()
 	clock := now
 	w := newWatcher(Options{
@@ -90,7 +51,7 @@ func TestCheckRenewsThenWarnsAboutWhatExpiresSoon(t *testing.T) {
 		},
 		Node:   "board-1",
 		Client: func() (kubernetes.Interface, error) { return client, nil },
-		Log:    slog.New(logs),
+		Log:    logs.Logger(),
 		Now:    func() time.Time { return clock },
 	})
 	defer w.close()
@@ -99,10 +60,10 @@ func TestCheckRenewsThenWarnsAboutWhatExpiresSoon(t *testing.T) {
 	if renews != 1 {
 		t.Fatalf("renew called %d times", renews)
 	}
-	got := strings.Join(logs.take(), "\n")
+	got := strings.Join(logs.Take(), "\n")
 	for _, want := range []string{
-		"WARN CA certificate server-ca.crt expires in 20 days (2030-06-21); CAs are not renewed automatically",
-		"WARN certificate kubelet-client-current.pem expires in 10 days (2030-06-11); it was not renewed",
+		`level=WARN msg="CA certificate server-ca.crt expires in 20 days (2030-06-21); CAs are not renewed automatically`,
+		`level=WARN msg="certificate kubelet-client-current.pem expires in 10 days (2030-06-11); it was not renewed`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log lacks %q:\n%s", want, got)
@@ -135,29 +96,29 @@ func TestCheckRenewsThenWarnsAboutWhatExpiresSoon(t *testing.T) {
 	// An hour later: no repeat within a day.
 	clock = now.Add(time.Hour)
 	w.check(t.Context())
-	if got := logs.take(); len(got) != 0 {
+	if got := logs.Take(); len(got) != 0 {
 		t.Errorf("warned again within a day: %q", got)
 	}
 	// A day later: warned again.
 	clock = now.Add(25 * time.Hour)
 	w.check(t.Context())
-	if got := logs.take(); len(got) != 2 {
+	if got := logs.Take(); len(got) != 2 {
 		t.Errorf("a day later: %q, want the two warnings again", got)
 	}
 	// Renewed (a new expiry): quiet.
 	writeCert(t, filepath.Join(dir, "kubelet-client-current.pem"), false, now.Add(365*24*time.Hour))
 	clock = now.Add(26 * time.Hour)
 	w.check(t.Context())
-	if got := logs.take(); len(got) != 0 {
+	if got := logs.Take(); len(got) != 0 {
 		t.Errorf("after the kubelet's renewal: %q, want nothing (the CA was warned about 1 hour ago)", got)
 	}
 }
 
 func TestCheckLogsARenewalFailure(t *testing.T) {
-	logs := &logRecorder{}
-	w := newWatcher(Options{Dirs: []string{t.TempDir()}, Renew: func() error { return errors.New("sign: disk full") }, Log: slog.New(logs)})
+	logs := &testutil.LogRecorder{}
+	w := newWatcher(Options{Dirs: []string{t.TempDir()}, Renew: func() error { return errors.New("sign: disk full") }, Log: logs.Logger()})
 	w.check(t.Context())
-	if got := strings.Join(logs.take(), "\n"); !strings.Contains(got, "ERROR certificate renewal failed") {
+	if got := strings.Join(logs.Take(), "\n"); !strings.Contains(got, `level=ERROR msg="certificate renewal failed`) {
 		t.Errorf("log: %q", got)
 	}
 }
@@ -173,7 +134,7 @@ func TestRunChecksSoonAfterACertificateChanges(t *testing.T) {
 		done <- Run(ctx, Options{
 			Dirs:  []string{dir},
 			Renew: func() error { checks <- struct{}{}; return nil },
-			Log:   slog.New(slog.DiscardHandler),
+			Log:   testutil.DiscardLogger(),
 			Every: time.Hour,
 		})
 	}()
@@ -187,8 +148,8 @@ func TestRunChecksSoonAfterACertificateChanges(t *testing.T) {
 	}
 	wait("at start")
 	// A temp file is not a certificate; a .crt is.
-	os.WriteFile(filepath.Join(dir, ".x.tmp-1"), []byte("x"), 0o600)
-	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o600)
+	testutil.WriteFile(t, filepath.Join(dir, ".x.tmp-1"), "x")
+	testutil.WriteFile(t, filepath.Join(dir, "notes.txt"), "x")
 	writeCert(t, filepath.Join(dir, "client-admin.crt"), false, now)
 	wait("after a certificate changed")
 	select {

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // The fake host's files, relative to its root: proc/..., sys/..., modules/....
@@ -95,15 +97,7 @@ func (s scenario) env(t *testing.T) Env {
 			files[k] = v
 		}
 	}
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, root, files)
 	return Env{
 		ProcRoot:    filepath.Join(root, "proc"),
 		SysRoot:     filepath.Join(root, "sys"),
@@ -429,22 +423,16 @@ func TestModuleName(t *testing.T) {
 func TestReadKernelConfig(t *testing.T) {
 	root := t.TempDir()
 	proc, boot := filepath.Join(root, "proc"), filepath.Join(root, "boot")
-	for _, d := range []string{filepath.Join(proc, "sys", "kernel"), boot} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(proc, "sys", "kernel", "osrelease"), []byte(release+"\n"), 0o644); err != nil {
+	if err := os.MkdirAll(boot, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	testutil.WriteFile(t, filepath.Join(proc, "sys", "kernel", "osrelease"), release+"\n")
 	if _, err := readKernelConfig(proc, boot); err == nil {
 		t.Error("no config found, but no error")
 	}
 
 	// /boot/config-<release>
-	if err := os.WriteFile(filepath.Join(boot, "config-"+release), []byte("CONFIG_VXLAN=m\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(boot, "config-"+release), "CONFIG_VXLAN=m\n")
 	cfg, err := readKernelConfig(proc, boot)
 	if err != nil || cfg["CONFIG_VXLAN"] != "m" {
 		t.Errorf("boot config: %v %v", cfg, err)
@@ -455,9 +443,7 @@ func TestReadKernelConfig(t *testing.T) {
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte("CONFIG_VXLAN=y\n"))
 	zw.Close()
-	if err := os.WriteFile(filepath.Join(proc, "config.gz"), gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(proc, "config.gz"), gz.String())
 	cfg, err = readKernelConfig(proc, boot)
 	if err != nil || cfg["CONFIG_VXLAN"] != "y" {
 		t.Errorf("config.gz: %v %v", cfg, err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func configMap(name, ns, value string) string {
@@ -19,13 +21,6 @@ func configMap(name, ns, value string) string {
 }
 
 const namespaceApps = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n"
-
-func writeFile(t *testing.T, dir, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func removeFile(t *testing.T, dir, name string) {
 	t.Helper()
@@ -57,16 +52,13 @@ func eventsOf(evs []fakeEvent, reason string) []fakeEvent {
 // without stopping the others, and other files are ignored.
 func TestFirstPass(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", "# apps\n"+configMap("a", "", "1")+"---\n"+configMap("b", "apps", "1")+"---\n"+namespaceApps)
-	writeFile(t, dir, "b.json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"},"data":{"v":"1"}}`)
-	writeFile(t, dir, "broken.yaml", "apiVersion: v1\nkind: [ConfigMap\n")
-	writeFile(t, dir, "empty.yml", "# nothing yet\n---\n")
-	writeFile(t, dir, "notes.txt", configMap("txt", "", "1"))
-	writeFile(t, dir, ".hidden.yaml", configMap("hidden", "", "1"))
-	if err := os.Mkdir(filepath.Join(dir, "sub.yaml"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "sub.yaml"), "x.yaml", configMap("sub", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), "# apps\n"+configMap("a", "", "1")+"---\n"+configMap("b", "apps", "1")+"---\n"+namespaceApps)
+	testutil.WriteFile(t, filepath.Join(dir, "b.json"), `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"j"},"data":{"v":"1"}}`)
+	testutil.WriteFile(t, filepath.Join(dir, "broken.yaml"), "apiVersion: v1\nkind: [ConfigMap\n")
+	testutil.WriteFile(t, filepath.Join(dir, "empty.yml"), "# nothing yet\n---\n")
+	testutil.WriteFile(t, filepath.Join(dir, "notes.txt"), configMap("txt", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, ".hidden.yaml"), configMap("hidden", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "sub.yaml", "x.yaml"), configMap("sub", "", "1")) // a directory named sub.yaml
 
 	fc := newFakeCluster()
 	c, logs := newTestController(dir, fc, Options{Bundled: map[string][]byte{
@@ -111,7 +103,7 @@ func TestFirstPass(t *testing.T) {
 	if applied := eventsOf(evs, "Applied"); len(applied) != 5 || applied[0].typ != "Normal" {
 		t.Errorf("Applied events = %+v", applied)
 	}
-	if n := logs.count(`msg="manifest apply failed"`, "file=broken.yaml", "err="); n != 1 {
+	if n := logs.Count(`msg="manifest apply failed"`, "file=broken.yaml", "err="); n != 1 {
 		t.Errorf("%d apply failed log lines for broken.yaml:\n%s", n, logs)
 	}
 
@@ -125,7 +117,7 @@ func TestFirstPass(t *testing.T) {
 // is applied again by the background loop, Stop ends it.
 func TestStartReadyStop(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1"))
 	fc := newFakeCluster()
 	fc.changed = make(chan struct{}, 1)
 	c, _ := newTestController(dir, fc, Options{Interval: 20 * time.Millisecond})
@@ -140,7 +132,7 @@ func TestStartReadyStop(t *testing.T) {
 		t.Errorf("applies after Start = %v", got)
 	}
 
-	writeFile(t, dir, "a.yaml", configMap("a", "", "2"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "2"))
 	deadline := time.After(10 * time.Second)
 	for {
 		select {
@@ -161,8 +153,8 @@ func TestStartReadyStop(t *testing.T) {
 // deleted; unchanged files are not applied again.
 func TestChangedFile(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
-	writeFile(t, dir, "other.yaml", configMap("o", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "other.yaml"), configMap("o", "", "1"))
 	fc := newFakeCluster()
 	c, logs := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -174,7 +166,7 @@ func TestChangedFile(t *testing.T) {
 		t.Errorf("unchanged files applied again: %v", got)
 	}
 
-	writeFile(t, dir, "a.yaml", configMap("a", "", "2")+"---\n"+configMap("c", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "2")+"---\n"+configMap("c", "", "1"))
 	c.runPass(t.Context())
 	if got, want := fc.takeApplies(), []string{"ConfigMap a", "ConfigMap c"}; !slices.Equal(got, want) {
 		t.Errorf("applies = %v, want %v", got, want)
@@ -185,7 +177,7 @@ func TestChangedFile(t *testing.T) {
 	if got, want := refStrings(fc.addon(t, "a").Status.Objects), []string{"ConfigMap default/a", "ConfigMap default/c"}; !slices.Equal(got, want) {
 		t.Errorf("objects = %v, want %v", got, want)
 	}
-	if logs.count(`msg="manifest applied"`, "file=a.yaml", "pruned=1") != 1 {
+	if logs.Count(`msg="manifest applied"`, "file=a.yaml", "pruned=1") != 1 {
 		t.Errorf("no applied log line with pruned=1:\n%s", logs)
 	}
 }
@@ -194,7 +186,7 @@ func TestChangedFile(t *testing.T) {
 // that may exist, is retried with a growing interval, and at once when it changes.
 func TestFailureKeepsObjectsAndRetries(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1")+"---\n"+configMap("old", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1")+"---\n"+configMap("old", "", "1"))
 	fc := newFakeCluster()
 	c, logs := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -204,7 +196,7 @@ func TestFailureKeepsObjectsAndRetries(t *testing.T) {
 	fc.takeEvents()
 
 	fc.failApply["bad"] = "admission webhook said no"
-	writeFile(t, dir, "a.yaml", configMap("a", "", "2")+"---\n"+configMap("bad", "", "1")+"---\n"+configMap("new", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "2")+"---\n"+configMap("bad", "", "1")+"---\n"+configMap("new", "", "1"))
 	var attempts []int
 	for pass := 1; pass <= 8; pass++ {
 		c.runPass(t.Context())
@@ -229,13 +221,13 @@ func TestFailureKeepsObjectsAndRetries(t *testing.T) {
 	if n := len(eventsOf(fc.takeEvents(), "ApplyFailed")); n != 4 {
 		t.Errorf("%d ApplyFailed events, want 4", n)
 	}
-	if n := logs.count(`msg="manifest apply failed"`, "file=a.yaml"); n != 4 {
+	if n := logs.Count(`msg="manifest apply failed"`, "file=a.yaml"); n != 4 {
 		t.Errorf("%d failure log lines, want 4", n)
 	}
 
 	// Fixed: applied at once, and now the old object is pruned.
 	delete(fc.failApply, "bad")
-	writeFile(t, dir, "a.yaml", configMap("a", "", "3")+"---\n"+configMap("bad", "", "1")+"---\n"+configMap("new", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "3")+"---\n"+configMap("bad", "", "1")+"---\n"+configMap("new", "", "1"))
 	c.runPass(t.Context())
 	a = fc.addon(t, "a")
 	if !a.Status.Applied || a.Status.Error != "" || !slices.Equal(fc.deletes, []string{"ConfigMap default/old"}) {
@@ -249,16 +241,11 @@ func TestFailureKeepsObjectsAndRetries(t *testing.T) {
 // relative path; .skip works there too; hidden directories are left out.
 func TestSubdirectories(t *testing.T) {
 	dir := t.TempDir()
-	for _, d := range []string{"apps/deep", ".hidden"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile(t, dir, "apps/web.yaml", configMap("web", "", "1"))
-	writeFile(t, dir, "apps/deep/db.yml", configMap("db", "", "1"))
-	writeFile(t, dir, "apps/off.yaml", configMap("off", "", "1"))
-	writeFile(t, dir, "apps/off.yaml.skip", "")
-	writeFile(t, dir, ".hidden/x.yaml", configMap("x", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "apps/web.yaml"), configMap("web", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "apps/deep/db.yml"), configMap("db", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "apps/off.yaml"), configMap("off", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "apps/off.yaml.skip"), "")
+	testutil.WriteFile(t, filepath.Join(dir, ".hidden/x.yaml"), configMap("x", "", "1"))
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -283,9 +270,9 @@ func TestSubdirectories(t *testing.T) {
 
 func TestSkipFile(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
-	writeFile(t, dir, "s.yaml", configMap("s", "", "1"))
-	writeFile(t, dir, "s.yaml.skip", "")
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "s.yaml"), configMap("s", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "s.yaml.skip"), "")
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -298,8 +285,8 @@ func TestSkipFile(t *testing.T) {
 		t.Errorf("addon s = %+v", s)
 	}
 
-	writeFile(t, dir, "a.yaml.skip", "")
-	writeFile(t, dir, "a.yaml", configMap("a", "", "2"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml.skip"), "")
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "2"))
 	c.runPass(t.Context())
 	c.runPass(t.Context())
 	if got := fc.takeApplies(); len(got) != 0 || len(fc.deletes) != 0 {
@@ -324,7 +311,7 @@ func TestSkipFile(t *testing.T) {
 // TestRemovedFile: a file removed from the directory leaves its objects; its Addon goes.
 func TestRemovedFile(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1"))
 	fc := newFakeCluster()
 	c, logs := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -338,7 +325,7 @@ func TestRemovedFile(t *testing.T) {
 	if got := fc.objectNames(); !slices.Equal(got, []string{"ConfigMap default/a"}) {
 		t.Errorf("objects = %v", got)
 	}
-	if logs.count("manifest removed", "file=a.yaml") != 1 {
+	if logs.Count("manifest removed", "file=a.yaml") != 1 {
 		t.Errorf("no log line about the removed file:\n%s", logs)
 	}
 }
@@ -347,15 +334,15 @@ func TestRemovedFile(t *testing.T) {
 // file prunes what its Addon recorded, a removed file's Addon goes.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
-	writeFile(t, dir, "gone.yaml", configMap("g", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1")+"---\n"+configMap("b", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "gone.yaml"), configMap("g", "", "1"))
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1"))
 	removeFile(t, dir, "gone.yaml")
 	c2, _ := newTestController(dir, fc, Options{})
 	if err := c2.firstPass(t.Context()); err != nil {
@@ -374,8 +361,8 @@ func TestRestart(t *testing.T) {
 func TestBundled(t *testing.T) {
 	dir := t.TempDir()
 	bundled := configMap("coredns", "kube-system", "1")
-	writeFile(t, dir, "coredns.yaml", "edited by hand")
-	writeFile(t, dir, "mine.yaml", configMap("mine", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "coredns.yaml"), "edited by hand")
+	testutil.WriteFile(t, filepath.Join(dir, "mine.yaml"), configMap("mine", "", "1"))
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{Bundled: map[string][]byte{"coredns.yaml": []byte(bundled)}})
 	if err := c.stage(); err != nil {
@@ -402,8 +389,8 @@ func TestBundled(t *testing.T) {
 		t.Errorf("directory holds %d entries, want 2 (temporary file left?)", len(entries))
 	}
 	// A .skip file keeps the user's edits of a bundled file.
-	writeFile(t, dir, "coredns.yaml", "edited by hand")
-	writeFile(t, dir, "coredns.yaml.skip", "")
+	testutil.WriteFile(t, filepath.Join(dir, "coredns.yaml"), "edited by hand")
+	testutil.WriteFile(t, filepath.Join(dir, "coredns.yaml.skip"), "")
 	if err := c.stage(); err != nil {
 		t.Fatal(err)
 	}
@@ -454,14 +441,14 @@ func TestDisabled(t *testing.T) {
 	if got := fc.addonNames(); !slices.Equal(got, []string{"coredns"}) {
 		t.Errorf("addons = %v", got)
 	}
-	if logs.count("disabled addon removed", "addon=dashboard", "deleted=4") != 1 {
+	if logs.Count("disabled addon removed", "addon=dashboard", "deleted=4") != 1 {
 		t.Errorf("no log line about the dashboard:\n%s", logs)
 	}
-	if logs.count("level=WARN", "addon=traefik") != 1 {
+	if logs.Count("level=WARN", "addon=traefik") != 1 {
 		t.Errorf("no warning about traefik:\n%s", logs)
 	}
 	c2.runPass(t.Context())
-	if logs.count("disabled addon removed") != 1 {
+	if logs.Count("disabled addon removed") != 1 {
 		t.Error("disabled addon handled again in a later pass")
 	}
 }
@@ -508,7 +495,7 @@ func TestDisabledUserReplacement(t *testing.T) {
 	if err := c.firstPass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "coredns.yml", configMap("coredns", "kube-system", "mine"))
+	testutil.WriteFile(t, filepath.Join(dir, "coredns.yml"), configMap("coredns", "kube-system", "mine"))
 	for i := range 3 {
 		c, logs := newTestController(dir, fc, Options{Bundled: bundled, Disabled: []string{"coredns"}})
 		if err := c.firstPass(t.Context()); err != nil {
@@ -524,7 +511,7 @@ func TestDisabledUserReplacement(t *testing.T) {
 		if i > 0 && len(fc.deletes) != 1 { // the first start removes the bundled one
 			t.Errorf("start %d: deletes = %v", i, fc.deletes)
 		}
-		if i > 0 && logs.count("its name is used by another manifest", "file=coredns.yml") != 1 {
+		if i > 0 && logs.Count("its name is used by another manifest", "file=coredns.yml") != 1 {
 			t.Errorf("start %d: no log line about the user's file:\n%s", i, logs)
 		}
 	}
@@ -541,7 +528,7 @@ func TestDisabledTakenOver(t *testing.T) {
 	if err := c.firstPass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, dir, "my-dns.yaml", configMap("coredns", "kube-system", "mine"))
+	testutil.WriteFile(t, filepath.Join(dir, "my-dns.yaml"), configMap("coredns", "kube-system", "mine"))
 	c.runPass(t.Context())
 	c2, _ := newTestController(dir, fc, Options{Bundled: bundled, Disabled: []string{"coredns"}})
 	if err := c2.firstPass(t.Context()); err != nil {
@@ -563,9 +550,9 @@ func TestCRDFirst(t *testing.T) {
 		return "apiVersion: example.com/v1\nkind: " + kind + "\nmetadata:\n  name: " + name + "\n"
 	}
 	dir := t.TempDir()
-	writeFile(t, dir, "one.yaml", cr("Widget", "w1")+"---\n"+crd("Widget"))
-	writeFile(t, dir, "a-uses-gadget.yaml", cr("Gadget", "g1"))
-	writeFile(t, dir, "z-gadget-crd.yaml", crd("Gadget"))
+	testutil.WriteFile(t, filepath.Join(dir, "one.yaml"), cr("Widget", "w1")+"---\n"+crd("Widget"))
+	testutil.WriteFile(t, filepath.Join(dir, "a-uses-gadget.yaml"), cr("Gadget", "g1"))
+	testutil.WriteFile(t, filepath.Join(dir, "z-gadget-crd.yaml"), crd("Gadget"))
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -594,8 +581,8 @@ func TestCRDFirst(t *testing.T) {
 // other is reported once.
 func TestNameConflict(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yaml", configMap("a", "", "1"))
-	writeFile(t, dir, "a.yml", configMap("a2", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("a", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yml"), configMap("a2", "", "1"))
 	fc := newFakeCluster()
 	c, logs := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
@@ -605,7 +592,7 @@ func TestNameConflict(t *testing.T) {
 	if got := fc.objectNames(); !slices.Equal(got, []string{"ConfigMap default/a"}) {
 		t.Errorf("objects = %v", got)
 	}
-	if n := logs.count("manifest apply failed", "file=a.yml", "taken by a.yaml"); n != 1 {
+	if n := logs.Count("manifest apply failed", "file=a.yml", "taken by a.yaml"); n != 1 {
 		t.Errorf("%d conflict log lines, want 1:\n%s", n, logs)
 	}
 	// Removing the loser does not touch the winner's Addon.
@@ -620,14 +607,14 @@ func TestNameConflict(t *testing.T) {
 // Addon listed for the old file are not pruned by the new one.
 func TestRenamedFile(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, dir, "a.yml", configMap("x", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yml"), configMap("x", "", "1"))
 	fc := newFakeCluster()
 	c, _ := newTestController(dir, fc, Options{})
 	if err := c.firstPass(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	removeFile(t, dir, "a.yml")
-	writeFile(t, dir, "a.yaml", configMap("z", "", "1"))
+	testutil.WriteFile(t, filepath.Join(dir, "a.yaml"), configMap("z", "", "1"))
 	c.runPass(t.Context())
 	if len(fc.deletes) != 0 {
 		t.Errorf("deletes = %v", fc.deletes)

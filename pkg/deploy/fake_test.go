@@ -1,12 +1,9 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // fakeCluster is an in-memory cluster. It knows a few built-in kinds; the kinds of CRDs it
@@ -231,46 +230,13 @@ func (f *fakeCluster) addObject(t *testing.T, manifest string) {
 	f.takeApplies()
 }
 
-// logBuffer collects log lines from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// count returns how many log lines contain every one of parts.
-func (b *logBuffer) count(parts ...string) int {
-	n := 0
-	for line := range strings.Lines(b.String()) {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			n++
-		}
-	}
-	return n
-}
-
 var testTime = time.Date(2026, 5, 4, 3, 2, 1, 0, time.UTC)
 
-// newTestController returns a Controller on dir and fc, logging into the returned buffer.
-func newTestController(dir string, fc *fakeCluster, o Options) (*Controller, *logBuffer) {
-	logs := &logBuffer{}
+// newTestController returns a Controller on dir and fc, logging into the returned recorder.
+func newTestController(dir string, fc *fakeCluster, o Options) (*Controller, *testutil.LogRecorder) {
+	logs := &testutil.LogRecorder{}
 	o.Dir = dir
-	o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	o.Log = logs.Logger()
 	c := New(o)
 	c.connect = func(string) (cluster, error) { return fc, nil }
 	c.now = func() time.Time { return testTime }

@@ -1,10 +1,8 @@
 package killall
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 const edgekBin = "/usr/local/bin/edgek"
@@ -33,23 +33,15 @@ type fakeProc struct {
 func writeProc(t *testing.T, root string, p fakeProc) {
 	t.Helper()
 	dir := filepath.Join(root, strconv.Itoa(p.pid))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// A comm with a space and a parenthesis, as the kernel allows.
 	stat := fmt.Sprintf("%d (x) %s) S %d %s %d 0 0\n", p.pid, filepath.Base(p.argv[0]), p.ppid,
 		strings.TrimSpace(strings.Repeat("0 ", 17)), 1000+p.pid)
-	files := map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"stat":    stat,
 		"cmdline": strings.Join(p.argv, "\x00") + "\x00",
 		"environ": strings.Join(p.env, "\x00"),
 		"cgroup":  p.cgroup,
-	}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	exe := p.exe
 	if exe == "" {
 		exe = edgekBin
@@ -81,7 +73,7 @@ type fakeHost struct {
 	netns    string
 	data     string
 	run      string
-	log      bytes.Buffer
+	log      testutil.LogRecorder
 	mu       sync.Mutex
 	actions  []string
 	stubborn map[int]bool // ignore SIGTERM
@@ -117,7 +109,7 @@ func newFakeHost(t *testing.T) *fakeHost {
 func (h *fakeHost) options(self int, dry bool) Options {
 	return Options{
 		DataDir: h.data, RunDir: h.run, DryRun: dry,
-		Log:      slog.New(slog.NewTextHandler(&h.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Log:      h.log.Logger(),
 		procRoot: h.proc, hostRoot: h.root, netnsDir: h.netns, self: self, selfExe: edgekBin, sys: h,
 		grace: 100 * time.Millisecond,
 	}
@@ -222,9 +214,7 @@ func (h *fakeHost) Run(_ context.Context, stdin, name string, args ...string) (s
 func (h *fakeHost) writeMountinfo(t *testing.T, text string) {
 	t.Helper()
 	text = strings.NewReplacer("{data}", h.data, "{run}", h.run, "{netns}", h.netns).Replace(text)
-	if err := os.WriteFile(filepath.Join(h.proc, "self", "mountinfo"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(h.proc, "self", "mountinfo"), text)
 }
 
 // sub replaces {data}, {run} and {netns} in s.

@@ -1,7 +1,6 @@
 package killall
 
 import (
-	"github.com/edgek-io/edgek/pkg/config"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -9,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // nodeHost is a fake host with edgek's processes, mounts, netns, links and rules.
@@ -33,10 +35,7 @@ func nodeHost(t *testing.T) *fakeHost {
 	for _, p := range []string{"iptables", "iptables-save", "iptables-restore", "nft", "systemctl"} {
 		h.programs[p] = true
 	}
-	if err := os.MkdirAll(filepath.Join(h.run, "flannel"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(h.run, "flannel", "subnet.env"), []byte("FLANNEL_NETWORK=10.42.0.0/16\n"), 0o644)
+	testutil.WriteFile(t, filepath.Join(h.run, "flannel", "subnet.env"), "FLANNEL_NETWORK=10.42.0.0/16\n")
 	h.routes = []route{
 		{Dst: netip.MustParsePrefix("10.42.1.0/24"), Gw: netip.MustParseAddr("192.168.1.21"), LinkIndex: 2},           // host-gw
 		{Dst: netip.MustParsePrefix("10.43.0.0/16"), LinkIndex: 2, Protocol: config.RouteProtocol},                    // service range
@@ -45,7 +44,7 @@ func nodeHost(t *testing.T) *fakeHost {
 	}
 	// Host-wide state: systemd's pod slice, the kubelet's device plugins, CNI results of an
 	// edgek pod (both networks) and of another runtime's sandbox.
-	for name, content := range map[string]string{
+	testutil.WriteFiles(t, h.root, map[string]string{
 		"sys/fs/cgroup/kubepods.slice/cgroup.procs":                  "",
 		"var/lib/kubelet/device-plugins/kubelet.sock":                "",
 		"var/lib/kubelet/device-plugins/kubelet_internal_checkpoint": "{}",
@@ -53,15 +52,7 @@ func nodeHost(t *testing.T) *fakeHost {
 		"var/lib/cni/results/cni-loopback-3f2a-lo":                   "{}",
 		"var/lib/cni/results/cni-loopback-77aa-lo":                   "{}",
 		"var/lib/cni/results/mynet-77aa-eth0":                        "{}",
-	} {
-		p := filepath.Join(h.root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	h.outputs["iptables-save"] = iptablesSample
 	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
 	return h

@@ -6,8 +6,6 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -23,6 +21,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/keyutil"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 const bootstrapGroup = "system:bootstrappers:edgek"
@@ -59,7 +59,7 @@ func runApprover(t *testing.T, c *fakeCluster, now *atomic.Pointer[time.Time]) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	a := &Approver{Client: c, Group: bootstrapGroup, ServerNodes: []string{"server"},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return *now.Load() }}
+		Log: testutil.DiscardLogger(), Now: func() time.Time { return *now.Load() }}
 	go func() { done <- a.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()

@@ -1,27 +1,19 @@
 package preflight
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgek-io/edgek/pkg/checkconfig"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // fakeHost writes files (relative to a temp root) and returns an Env reading them.
 func fakeHost(t *testing.T, files map[string]string) checkconfig.Env {
 	t.Helper()
 	root := t.TempDir()
-	for rel, content := range files {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.WriteFiles(t, root, files)
 	return checkconfig.Env{ProcRoot: root + "/proc", SysRoot: root + "/sys", BootRoot: root + "/boot"}
 }
 

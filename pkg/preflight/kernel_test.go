@@ -1,20 +1,17 @@
 package preflight
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestKernelDefaults(t *testing.T) {
 	sys := t.TempDir()
 	set := func(key, v string) {
-		p := filepath.Join(sys, strings.ReplaceAll(key, ".", "/"))
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(v+"\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, filepath.Join(sys, strings.ReplaceAll(key, ".", "/")), v+"\n")
 	}
 	for _, k := range kernelDefaults {
 		set(k.key, k.want)

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 const script = "../../scripts/install.sh"
@@ -37,7 +39,7 @@ func newDirs(t *testing.T) dirs {
 		config:  filepath.Join(root, "etc-edgek"),
 		data:    filepath.Join(root, "var-lib-edgek"),
 	}
-	writeFile(t, d.fake, fakeEdgek, 0o755)
+	testutil.WriteFileMode(t, d.fake, fakeEdgek, 0o755)
 	return d
 }
 
@@ -88,16 +90,6 @@ func runProg(t *testing.T, env []string, prog string, args ...string) (string, e
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func writeFile(t *testing.T, path, content string, mode os.FileMode) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), mode); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func readFile(t *testing.T, path string) string {
@@ -284,7 +276,7 @@ func TestInstall(t *testing.T) {
 			name: "binary that does not run",
 			env:  map[string]string{"INSTALL_EDGEK_BIN": "{root}/broken"},
 			setup: func(t *testing.T, d dirs) {
-				writeFile(t, filepath.Join(d.root, "broken"), "#!/bin/sh\necho 'exec format error'\nexit 1\n", 0o755)
+				testutil.WriteFileMode(t, filepath.Join(d.root, "broken"), "#!/bin/sh\necho 'exec format error'\nexit 1\n", 0o755)
 			},
 			fail: "does not run",
 		},
@@ -296,7 +288,7 @@ func TestInstall(t *testing.T) {
 		{
 			name: "foreign kubectl is kept",
 			setup: func(t *testing.T, d dirs) {
-				writeFile(t, filepath.Join(d.bin, "kubectl"), "#!/bin/sh\necho upstream\n", 0o755)
+				testutil.WriteFileMode(t, filepath.Join(d.bin, "kubectl"), "#!/bin/sh\necho upstream\n", 0o755)
 			},
 			check: func(t *testing.T, d dirs, out string) {
 				if got := readFile(t, filepath.Join(d.bin, "kubectl")); got != "#!/bin/sh\necho upstream\n" {
@@ -310,7 +302,7 @@ func TestInstall(t *testing.T) {
 			name: "INSTALL_EDGEK_SYMLINK=force replaces kubectl",
 			env:  map[string]string{"INSTALL_EDGEK_SYMLINK": "force"},
 			setup: func(t *testing.T, d dirs) {
-				writeFile(t, filepath.Join(d.bin, "kubectl"), "#!/bin/sh\necho upstream\n", 0o755)
+				testutil.WriteFileMode(t, filepath.Join(d.bin, "kubectl"), "#!/bin/sh\necho upstream\n", 0o755)
 			},
 			check: func(t *testing.T, d dirs, _ string) {
 				assertLinkToEdgek(t, d, "kubectl", "ctr", "crictl")
@@ -399,9 +391,9 @@ func TestInstall(t *testing.T) {
 func TestUninstall(t *testing.T) {
 	d := newDirs(t)
 	foreign := "#!/bin/sh\necho upstream\n"
-	writeFile(t, filepath.Join(d.bin, "kubectl"), foreign, 0o755)
-	writeFile(t, filepath.Join(d.config, "config.yaml"), "tls-san: [edge.example]\n", 0o600)
-	writeFile(t, filepath.Join(d.data, "server", "token"), token, 0o600)
+	testutil.WriteFileMode(t, filepath.Join(d.bin, "kubectl"), foreign, 0o755)
+	testutil.WriteFileMode(t, filepath.Join(d.config, "config.yaml"), "tls-san: [edge.example]\n", 0o600)
+	testutil.WriteFileMode(t, filepath.Join(d.data, "server", "token"), token, 0o600)
 
 	out, err := run(t, d.environ(map[string]string{"EDGEK_TOKEN": token, "EDGEK_DATA_DIR": d.data}), script)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // fakeBinary is an edgek stand-in that says which version and arch it is, and logs the
@@ -146,9 +148,9 @@ func newServer(t *testing.T, d dirs, tls bool) server {
 	t.Cleanup(ts.Close)
 	s.url = ts.URL
 	ca := filepath.Join(d.root, "release-ca.pem")
-	writeFile(t, ca, certPEM(ts), 0o644)
+	testutil.WriteFileMode(t, ca, certPEM(ts), 0o644)
 	wgetrc := filepath.Join(d.root, "wgetrc")
-	writeFile(t, wgetrc, "ca_certificate = "+ca+"\n", 0o644)
+	testutil.WriteFileMode(t, wgetrc, "ca_certificate = "+ca+"\n", 0o644)
 	s.env["CURL_CA_BUNDLE"] = ca
 	s.env["WGETRC"] = wgetrc
 	return s
@@ -192,7 +194,7 @@ func toolPath(t *testing.T, d dirs, machine string, extra ...string) string {
 		if err := os.Remove(uname); err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, uname, "#!/bin/sh\n[ \"$1\" = -m ] && { echo "+machine+"; exit 0; }\nexec "+real+" \"$@\"\n", 0o755)
+		testutil.WriteFileMode(t, uname, "#!/bin/sh\n[ \"$1\" = -m ] && { echo "+machine+"; exit 0; }\nexec "+real+" \"$@\"\n", 0o755)
 	}
 	return dir
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // The installer as K3s users run it: `curl -sfL URL | sh -s - agent --server ... --token ...`.
@@ -59,7 +61,7 @@ func TestKillall(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			d := newDirs(t)
-			writeFile(t, d.fake, fakeBinary("v0.0.0-test", "local"), 0o755)
+			testutil.WriteFileMode(t, d.fake, fakeBinary("v0.0.0-test", "local"), 0o755)
 			args := make([]string, len(tt.args))
 			for i, a := range tt.args {
 				args[i] = d.expand(a)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestDownloadHTTP(t *testing.T) {
@@ -50,7 +52,7 @@ func TestDownloadHTTP(t *testing.T) {
 		s := newServer(t, d, true)
 		redirect := httptest.NewTLSServer(http.RedirectHandler(plain.url+"/"+v1+"/sha256sum-amd64.txt", http.StatusFound))
 		t.Cleanup(redirect.Close)
-		writeFile(t, s.env["CURL_CA_BUNDLE"], certPEM(redirect), 0o644)
+		testutil.WriteFileMode(t, s.env["CURL_CA_BUNDLE"], certPEM(redirect), 0o644)
 		out := download(t, d, s, toolPath(t, d, "x86_64", "curl"),
 			map[string]string{"INSTALL_EDGEK_URL": redirect.URL, "INSTALL_EDGEK_VERSION": v1}, "could not download")
 		assertContains(t, "output", out, `Protocol "http" not supported or disabled`)
@@ -123,7 +125,7 @@ func TestDownloadDefaultURL(t *testing.T) {
 	s := newServer(t, d, true)
 	path := toolPath(t, d, "x86_64")
 	log := filepath.Join(d.root, "curl.args")
-	writeFile(t, filepath.Join(path, "curl"), "#!/bin/sh\necho \"$*\" >>"+log+"\nexit 22\n", 0o755)
+	testutil.WriteFileMode(t, filepath.Join(path, "curl"), "#!/bin/sh\necho \"$*\" >>"+log+"\nexit 22\n", 0o755)
 	download(t, d, s, path, map[string]string{"INSTALL_EDGEK_URL": ""},
 		"could not download https://github.com/edgek-io/edgek/releases/download/channels/stable")
 	args := readFile(t, log)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func inode(t *testing.T, path string) uint64 {
@@ -79,7 +81,7 @@ func TestSkipDownload(t *testing.T) {
 		s := newServer(t, d, true)
 		s.add(t, v1, "amd64")
 		placed := fakeBinary(v2, "arm64")
-		writeFile(t, filepath.Join(d.bin, "edgek"), placed, 0o644)
+		testutil.WriteFileMode(t, filepath.Join(d.bin, "edgek"), placed, 0o644)
 		out := download(t, d, s, toolPath(t, d, "x86_64"), map[string]string{"INSTALL_EDGEK_SKIP_DOWNLOAD": "true"}, "")
 		assertInstalled(t, d, placed)
 		assertUnit(t, d, "edgek", "server")

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // releaseHost is the address the guests reach the release server at (a guestfwd rule).
@@ -118,9 +120,9 @@ func (r *releaseServer) publish(t *testing.T, version, arch string, files map[st
 		}
 	}
 	if _, ok := files[sumName]; !ok {
-		writeFile(t, filepath.Join(dir, sumName), sums.String())
+		testutil.WriteFile(t, filepath.Join(dir, sumName), sums.String())
 	}
-	writeFile(t, filepath.Join(r.root, "releases", "channels", "stable"), version+"\n")
+	testutil.WriteFile(t, filepath.Join(r.root, "releases", "channels", "stable"), version+"\n")
 }
 
 // distRelease returns the release to install first: its version and its files for arch.
@@ -240,13 +242,6 @@ func link(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(abs, dst); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, path, data string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

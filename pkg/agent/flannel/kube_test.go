@@ -3,7 +3,6 @@ package flannel
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/netip"
 	"os"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 var testWaits = waits{
@@ -26,8 +27,6 @@ var testWaits = waits{
 	listTimeout: 200 * time.Millisecond,
 	logEvery:    time.Hour,
 }
-
-func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestWaitForPodCIDR(t *testing.T) {
 	c := fake.NewClientset()
@@ -45,7 +44,7 @@ func TestWaitForPodCIDR(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	cidr, err := waitForPodCIDR(t.Context(), c, "pi-1", testWaits, discard())
+	cidr, err := waitForPodCIDR(t.Context(), c, "pi-1", testWaits, testutil.DiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +60,7 @@ func TestWaitForPodCIDRCancelled(t *testing.T) {
 	c := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "pi-1"}})
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	_, err := waitForPodCIDR(ctx, c, "pi-1", testWaits, discard())
+	_, err := waitForPodCIDR(ctx, c, "pi-1", testWaits, testutil.DiscardLogger())
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "no podCIDR yet") {
 		t.Errorf("err = %v, want a deadline error that says the node has no podCIDR", err)
 	}
@@ -82,7 +81,7 @@ func forbidLists(c *fake.Clientset, times int32) *atomic.Int32 {
 func TestWaitForNodeList(t *testing.T) {
 	c := fake.NewClientset()
 	lists := forbidLists(c, 3)
-	if err := waitForNodeList(t.Context(), c, testWaits, discard()); err != nil {
+	if err := waitForNodeList(t.Context(), c, testWaits, testutil.DiscardLogger()); err != nil {
 		t.Fatal(err)
 	}
 	if n := lists.Load(); n != 4 {
@@ -93,7 +92,7 @@ func TestWaitForNodeList(t *testing.T) {
 func TestWaitForNodeListForbidden(t *testing.T) {
 	c := fake.NewClientset()
 	forbidLists(c, 1<<30)
-	err := waitForNodeList(t.Context(), c, testWaits, discard())
+	err := waitForNodeList(t.Context(), c, testWaits, testutil.DiscardLogger())
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "RBAC must grant get/list/watch on nodes") {
 		t.Errorf("err = %v, want a forbidden error naming the RBAC it needs", err)
 	}
@@ -101,7 +100,7 @@ func TestWaitForNodeListForbidden(t *testing.T) {
 
 func TestBackendNone(t *testing.T) {
 	dir := t.TempDir()
-	f := New(Options{Backend: "none", CNIConfDir: dir, RunDir: dir, SubnetFile: dir + "/subnet.env", Log: discard()})
+	f := New(Options{Backend: "none", CNIConfDir: dir, RunDir: dir, SubnetFile: dir + "/subnet.env", Log: testutil.DiscardLogger()})
 	if err := f.Start(t.Context(), func(err error) { t.Errorf("fail(%v)", err) }); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +114,7 @@ func TestBackendNone(t *testing.T) {
 }
 
 func TestStartRejectsBadOptions(t *testing.T) {
-	f := New(Options{Backend: "wireguard", ClusterCIDR: netip.MustParsePrefix("fd00::/48"), Log: discard()})
+	f := New(Options{Backend: "wireguard", ClusterCIDR: netip.MustParsePrefix("fd00::/48"), Log: testutil.DiscardLogger()})
 	err := f.Start(t.Context(), func(error) {})
 	if err == nil {
 		t.Fatal("Start accepted bad options")

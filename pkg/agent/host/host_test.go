@@ -2,24 +2,15 @@ package host
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
-)
 
-func write(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+	"github.com/edgek-io/edgek/test/testutil"
+)
 
 func TestResolvConf(t *testing.T) {
 	const (
@@ -47,17 +38,17 @@ func TestResolvConf(t *testing.T) {
 			paths := map[string]string{"fallback": filepath.Join(dir, "fallback.conf")}
 			given := ""
 			if tt.given != "" {
-				given = write(t, dir, "given.conf", tt.given)
+				given = testutil.WriteFile(t, filepath.Join(dir, "given.conf"), tt.given)
 				paths["given"] = given
 			}
 			paths["etc"], paths["resolved"] = filepath.Join(dir, "etc.conf"), filepath.Join(dir, "resolved.conf")
 			if tt.etc != "-" {
-				write(t, dir, "etc.conf", tt.etc)
+				testutil.WriteFile(t, filepath.Join(dir, "etc.conf"), tt.etc)
 			}
 			if tt.resolved != "-" {
-				write(t, dir, "resolved.conf", tt.resolved)
+				testutil.WriteFile(t, filepath.Join(dir, "resolved.conf"), tt.resolved)
 			}
-			got, err := resolvConf(given, paths["fallback"], paths["etc"], paths["resolved"], slog.New(slog.NewTextHandler(io.Discard, nil)))
+			got, err := resolvConf(given, paths["fallback"], paths["etc"], paths["resolved"], testutil.DiscardLogger())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +81,7 @@ func TestCgroupV2ByMagic(t *testing.T) {
 	if isCgroup2(dir, failed) {
 		t.Error("statfs failed, no cgroup.controllers: want not v2")
 	}
-	write(t, dir, "cgroup.controllers", "cpu memory pids\n")
+	testutil.WriteFile(t, filepath.Join(dir, "cgroup.controllers"), "cpu memory pids\n")
 	if !isCgroup2(dir, failed) {
 		t.Error("statfs failed, cgroup.controllers present: want v2")
 	}
@@ -109,7 +100,7 @@ func TestCgroupDriver(t *testing.T) {
 	if err := os.Mkdir(systemd, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	notDir := write(t, dir, "file", "")
+	notDir := testutil.WriteFile(t, filepath.Join(dir, "file"), "")
 	// proc1 returns a fake /proc/1 with that comm ("" for none) and exe link ("" for none).
 	proc1 := func(comm, exe string) string {
 		p, err := os.MkdirTemp(dir, "proc1-")
@@ -117,7 +108,7 @@ func TestCgroupDriver(t *testing.T) {
 			t.Fatal(err)
 		}
 		if comm != "" {
-			write(t, p, "comm", comm+"\n")
+			testutil.WriteFile(t, filepath.Join(p, "comm"), comm+"\n")
 		}
 		if exe != "" {
 			if err := os.Symlink(exe, filepath.Join(p, "exe")); err != nil {

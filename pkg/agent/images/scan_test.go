@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // fakeContainerd stands in for containerd. An archive's (decompressed) content is its image
@@ -81,46 +82,11 @@ func (f *fakeContainerd) takeImports() []string {
 	return out
 }
 
-// logRecorder counts log records by message.
-type logRecorder struct {
-	mu      sync.Mutex
-	records []slog.Record
-}
-
-func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.records = append(l.records, r)
-	return nil
-}
-func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logRecorder) WithGroup(string) slog.Handler      { return l }
-
-// count returns how many records have message msg, and their "file" attributes.
-func (l *logRecorder) count(msg string) (n int, files []string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, r := range l.records {
-		if r.Message != msg {
-			continue
-		}
-		n++
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "file" {
-				files = append(files, a.Value.String())
-			}
-			return true
-		})
-	}
-	return n, files
-}
-
 type fixture struct {
 	dir, stateFile string
 	now            time.Time
 	fake           *fakeContainerd
-	logs           *logRecorder
+	logs           *testutil.LogRecorder
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -131,13 +97,13 @@ func newFixture(t *testing.T) *fixture {
 		stateFile: filepath.Join(root, "agent", "images.state.json"),
 		now:       time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC),
 		fake:      &fakeContainerd{images: map[string]bool{}},
-		logs:      &logRecorder{},
+		logs:      &testutil.LogRecorder{},
 	}
 }
 
 // importer returns a new Importer on the fixture, as after an edgek restart.
 func (f *fixture) importer() *Importer {
-	i := New("/nonexistent/containerd.sock", f.dir, f.stateFile, slog.New(f.logs))
+	i := New("/nonexistent/containerd.sock", f.dir, f.stateFile, f.logs.Logger())
 	i.now = func() time.Time { return f.now }
 	i.importFn = f.fake.importFn
 	i.listImagesFn = f.fake.listImages
@@ -147,13 +113,7 @@ func (f *fixture) importer() *Importer {
 // write writes an archive with the given mtime age relative to the fixture's clock.
 func (f *fixture) write(t *testing.T, name string, data []byte, age time.Duration) {
 	t.Helper()
-	if err := os.MkdirAll(f.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(f.dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testutil.WriteFile(t, filepath.Join(f.dir, name), string(data))
 	mtime := f.now.Add(-age)
 	if err := os.Chtimes(path, mtime, mtime); err != nil {
 		t.Fatal(err)
@@ -225,7 +185,7 @@ func TestImportDirPicksArchives(t *testing.T) {
 		t.Fatalf("ImportDir: %v", err)
 	}
 	assertImports(t, f, "img/a", "img/a", "img/b", "img/c", "img/d", "img/e", "img/f", "img/g")
-	if n, _ := f.logs.count("imported images"); n != 8 {
+	if n := f.logs.Count(`msg="imported images"`); n != 8 {
 		t.Errorf("%d 'imported images' logs, want 8", n)
 	}
 
@@ -304,8 +264,8 @@ func TestBadArchiveLoggedOnceAndRetriedWhenChanged(t *testing.T) {
 		}
 	}
 	assertImports(t, f, "bad: not a tar", "img/good")
-	if n, files := f.logs.count("image archive import failed"); n != 1 || files[0] != "bad.tar" {
-		t.Errorf("failure logged %d times for %q, want once for bad.tar", n, files)
+	if n := f.logs.Count(`msg="image archive import failed"`); n != 1 || f.logs.Count(`msg="image archive import failed"`, "file=bad.tar") != 1 {
+		t.Errorf("failure logged %d times, want once for bad.tar:\n%s", n, f.logs)
 	}
 
 	// Fixed: retried once it holds still.
@@ -419,7 +379,7 @@ func TestCorruptStateFileIsIgnored(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertImports(t, f, "img/a")
-	if n, _ := f.logs.count("ignoring image import state file"); n != 1 {
+	if n := f.logs.Count(`msg="ignoring image import state file"`); n != 1 {
 		t.Errorf("corrupt state file warned %d times", n)
 	}
 	if err := f.importer().ImportDir(t.Context()); err != nil {
@@ -439,7 +399,7 @@ func TestContainerdUnavailableIsRetried(t *testing.T) {
 	if !errdefs.IsUnavailable(err) {
 		t.Fatalf("ImportDir = %v, want an Unavailable error", err)
 	}
-	if n, _ := f.logs.count("image archive import failed"); n != 0 {
+	if n := f.logs.Count(`msg="image archive import failed"`); n != 0 {
 		t.Errorf("an unreachable containerd was logged as a bad archive")
 	}
 	assertImports(t, f, "img/a") // the scan stopped after the first failure

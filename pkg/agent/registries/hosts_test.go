@@ -1,15 +1,9 @@
 package registries
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -19,6 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	dconfig "github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestHostsFiles(t *testing.T) {
@@ -243,32 +239,12 @@ func TestContainerdReadsHostsTOML(t *testing.T) {
 // writeTestCert writes a self-signed certificate used both as CA and client certificate.
 func writeTestCert(t *testing.T, dir string) (ca, cert, key string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"},
+	certPEM, keyPEM := testutil.SelfSigned(t, x509.Certificate{
+		Subject:   pkix.Name{CommonName: "test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	for p, data := range map[string][]byte{
-		cert: certPEM,
-		key:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
-	} {
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
+	cert = testutil.WriteFile(t, filepath.Join(dir, "client.pem"), string(certPEM))
+	key = testutil.WriteFile(t, filepath.Join(dir, "client.key"), string(keyPEM))
 	return cert, cert, key
 }

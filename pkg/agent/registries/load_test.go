@@ -1,20 +1,18 @@
 package registries
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
+// writeYAML writes a registries.yaml and returns its path.
 func writeYAML(t *testing.T, content string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "registries.yaml")
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testutil.WriteFile(t, filepath.Join(t.TempDir(), "registries.yaml"), content)
 }
 
 func TestLoad(t *testing.T) {

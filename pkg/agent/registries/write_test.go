@@ -5,17 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func mustWrite(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+	"github.com/edgek-io/edgek/test/testutil"
+)
 
 func exists(path string) bool {
 	_, err := os.Lstat(path)
@@ -42,10 +34,10 @@ func TestWrite(t *testing.T) {
 	// Files a user put there: a hand-written hosts.toml, Docker-style certs, and an extra
 	// file inside a generated directory; and a crash's leftover temporary file.
 	handWritten := "server = \"https://ghcr.io\"\n"
-	mustWrite(t, filepath.Join(dir, "ghcr.io", "hosts.toml"), handWritten)
-	mustWrite(t, filepath.Join(dir, "certs.example", "ca.crt"), "x")
-	mustWrite(t, filepath.Join(dir, "quay.io", "ca.crt"), "x")
-	mustWrite(t, filepath.Join(dir, "docker.io", ".hosts.toml.123"), "partial")
+	testutil.WriteFile(t, filepath.Join(dir, "ghcr.io", "hosts.toml"), handWritten)
+	testutil.WriteFile(t, filepath.Join(dir, "certs.example", "ca.crt"), "x")
+	testutil.WriteFile(t, filepath.Join(dir, "quay.io", "ca.crt"), "x")
+	testutil.WriteFile(t, filepath.Join(dir, "docker.io", ".hosts.toml.123"), "partial")
 
 	second := &Registries{Mirrors: map[string]Mirror{"docker.io": {Endpoints: []string{"https://other.example"}}}}
 	if err := second.Write(dir); err != nil {
@@ -94,7 +86,7 @@ func TestWriteRefusesUserDirectories(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			user := filepath.Join(dir, tt.userFile)
-			mustWrite(t, user, "mine\n")
+			testutil.WriteFile(t, user, "mine\n")
 			r := &Registries{Mirrors: map[string]Mirror{
 				"ghcr.io":             {Endpoints: []string{"https://mirror.example"}},
 				"registry.local:5000": {Endpoints: []string{"https://mirror.example"}},
