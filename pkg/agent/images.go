@@ -11,11 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/edgek-io/edgek/pkg/agent/images"
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/oci"
 )
 
@@ -26,14 +26,28 @@ type imageComponent struct {
 	binDir string
 	log    *slog.Logger
 	imp    *images.Importer
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	watch  *daemon.Task // watches the images directory until Stop
 }
+
+var _ daemon.Component = (*imageComponent)(nil)
 
 func (c *imageComponent) Name() string { return "images" }
 
-func (c *imageComponent) Start(ctx context.Context, _ func(error)) error {
+// Start imports the built-in images and the archives in the images directory, then watches
+// the directory until Stop. Importer.Watch only returns when its context ends, so it
+// returning before Stop is a bug, and daemon.Go reports it through fail.
+func (c *imageComponent) Start(ctx context.Context, fail func(error)) error {
 	c.imp = images.New(c.agent.ContainerdSocket(), c.agent.ImagesDir(), c.agent.ImagesStateFile(), c.log)
+	if err := c.importAll(ctx); err != nil {
+		c.imp.Close() // Stop is not called after a failed Start
+		return err
+	}
+	c.watch = daemon.Go(ctx, fail, func(ctx context.Context) error { c.imp.Watch(ctx); return nil })
+	return nil
+}
+
+// importAll imports the built-in images, then the archives in the images directory.
+func (c *imageComponent) importAll(ctx context.Context) error {
 	for _, img := range builtinImages(c.agent) {
 		key, err := img.key(c.binDir)
 		if errors.Is(err, os.ErrNotExist) && !img.required {
@@ -59,20 +73,16 @@ func (c *imageComponent) Start(ctx context.Context, _ func(error)) error {
 	if err := c.imp.ImportDir(ctx); err != nil {
 		return fmt.Errorf("import images from %s: %w", c.agent.ImagesDir(), err)
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.cancel = cancel
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.imp.Watch(wctx) }()
 	return nil
 }
 
+// Ready implements daemon.Component: Start returns once the images are imported.
 func (c *imageComponent) Ready(context.Context) error { return nil }
 
+// Stop ends the directory watch, waits for it and closes the connection to containerd. It
+// is safe before Start and twice (Importer.Close is).
 func (c *imageComponent) Stop() {
-	if c.cancel != nil {
-		c.cancel()
-		c.wg.Wait()
-	}
+	c.watch.Stop()
 	if c.imp != nil {
 		c.imp.Close()
 	}

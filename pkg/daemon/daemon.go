@@ -10,16 +10,38 @@ import (
 	"time"
 )
 
-// Component is one part of edgek (datastore, apiserver, kubelet...).
+// Component is one part of edgek (datastore, apiserver, kubelet...). Run drives every
+// component through the same life, and every implementation keeps this contract:
+//
+//   - Order. Run calls Start, then, if Start returned nil, Ready (bounded by ReadyTimeout),
+//     and only then the next component's Start. Stop is called only for a component whose
+//     Start returned nil, in reverse start order, and Run waits at most StopTimeout for it.
+//   - Start does what must happen before the component runs (write its configuration, check
+//     the host, open its sockets) and returns once the component is launched; waiting for it
+//     to serve is Ready's job. If Start returns an error it first undoes what it did: Stop
+//     will not be called.
+//   - Work that outlives Start runs until Stop, not until ctx ends: ctx carries values and
+//     bounds start-up work only (Run cancels it at shutdown before it stops anything, so
+//     work tied to it would end before the components that depend on this one stopped). Go
+//     runs such work with a context that only Stop cancels.
+//   - A failure after Start (background work that ends on its own, with or without an error)
+//     is reported by calling fail, once: Run keeps the first failure of all components, shuts
+//     down, and calls Stop. So the component need not clean up before it calls fail, and it
+//     never exits the process. fail is never called once Stop has returned.
+//   - Ready blocks until the component serves, so that the components after it can use it,
+//     or until ctx ends (then it returns ctx's error). It starts nothing that needs stopping.
+//   - Stop ends the component's background work, waits for all of it, and releases what
+//     Start acquired (listeners, connections, files, child processes). After the component
+//     called fail, Stop is safe and releases what is left; a second Stop is a no-op.
 type Component interface {
 	// Name identifies the component in logs and errors.
 	Name() string
-	// Start launches the component and returns once it is launched. Work that outlives
-	// Start runs until Stop; if it fails on its own, it calls fail.
+	// Start launches the component and returns once it is launched; fail reports a failure
+	// after that. See the contract above.
 	Start(ctx context.Context, fail func(error)) error
 	// Ready blocks until the component serves, or ctx ends.
 	Ready(ctx context.Context) error
-	// Stop ends the component's background work and waits for it.
+	// Stop ends the component's background work and waits for it; it may be called again.
 	Stop()
 }
 
@@ -109,14 +131,16 @@ func stopAll(log *slog.Logger, started []Component) {
 }
 
 // Task runs one blocking function in the background with its own context, so that
-// components can be stopped one by one in reverse order.
+// components can be stopped one by one in reverse order. It is the usual way for a
+// Component to keep the contract: fn runs until Stop, and fail hears if it ends before.
 type Task struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
 // Go runs fn until Stop. If fn returns before Stop was called, fail gets its error (or a
-// note that it exited). ctx supplies values only: cancelling it does not stop fn.
+// note that it exited), once, before Stop returns. ctx supplies values only: cancelling it
+// does not stop fn.
 func Go(ctx context.Context, fail func(error), fn func(context.Context) error) *Task {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	t := &Task{cancel: cancel, done: make(chan struct{})}
@@ -134,7 +158,9 @@ func Go(ctx context.Context, fail func(error), fn func(context.Context) error) *
 	return t
 }
 
-// Stop cancels the task's context and waits for fn to return.
+// Stop cancels the task's context and waits for fn to return (and for fail, if fn had
+// failed). It may be called more than once, from several goroutines, and on a nil *Task
+// (a component stopped before its task was started); it must not be called from fn.
 func (t *Task) Stop() {
 	if t == nil {
 		return

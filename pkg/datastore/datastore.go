@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/daemon"
 )
 
 // Tuning that kine's own command line would otherwise default; kine's library rejects zero
@@ -54,9 +55,13 @@ type Kine struct {
 	log    *slog.Logger
 
 	endpoints config.EtcdEndpoints
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
+	lis       net.Listener       // the etcd API socket (tests close it under the server)
+	server    *daemon.Task       // serves the etcd API until Stop
+	cancel    context.CancelFunc // ends the backend: polling, compaction, the database
+	wg        sync.WaitGroup     // the backend's goroutines
 }
+
+var _ daemon.Component = (*Kine)(nil)
 
 // New returns the datastore of a server configuration.
 func New(c *config.Server, log *slog.Logger) *Kine {
@@ -69,9 +74,10 @@ func (k *Kine) Name() string { return "datastore" }
 // Endpoints returns the etcd endpoints; valid after Start returned nil.
 func (k *Kine) Endpoints() config.EtcdEndpoints { return k.endpoints }
 
-// Start opens the backend and serves the etcd API. For an external etcd it only checks that
-// the endpoint answers.
-func (k *Kine) Start(ctx context.Context, _ func(error)) error {
+// Start opens the backend and serves the etcd API until Stop; if the server stops on its
+// own (its socket fails), fail hears it. For an external etcd it only checks that the
+// endpoint answers, and runs nothing.
+func (k *Kine) Start(ctx context.Context, fail func(error)) error {
 	if isEtcd(k.cfg.Endpoint) {
 		if err := waitReachable(ctx, k.cfg.Endpoint, k.cfg.Wait); err != nil {
 			return err
@@ -80,23 +86,26 @@ func (k *Kine) Start(ctx context.Context, _ func(error)) error {
 		return nil
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	k.cancel = cancel
 	backend, err := k.openBackend(bctx)
 	if err != nil {
-		cancel()
+		cancel() // the driver may still be retrying: this ends it, there is nothing to wait for
 		return err
 	}
+	k.cancel = cancel
 	if k.cfg.Embedded() {
 		restrictDBFiles(k.dbDir, k.log)
 	}
 	if err := backend.Start(bctx); err != nil {
-		cancel()
+		k.stopBackend()
 		return fmt.Errorf("start datastore backend: %w", err)
 	}
-	if err := k.serve(bctx, backend); err != nil {
-		cancel()
+	lis, err := k.listen(ctx)
+	if err != nil {
+		k.stopBackend()
 		return err
 	}
+	k.lis = lis
+	k.server = daemon.Go(ctx, fail, func(ctx context.Context) error { return serve(ctx, lis, backend) })
 	k.endpoints = config.EtcdEndpoints{Servers: []string{"unix://" + k.socket}}
 	k.log.Info("datastore ready", "backend", k.backendName(), "socket", k.socket)
 	return nil
@@ -105,8 +114,15 @@ func (k *Kine) Start(ctx context.Context, _ func(error)) error {
 // Ready implements daemon.Component: Start only returns once the datastore serves.
 func (k *Kine) Ready(context.Context) error { return nil }
 
-// Stop closes the listener and the database.
+// Stop stops serving (clients get gracefulStop to finish), then closes the database and
+// waits for the backend's goroutines. It is safe before Start, after a failure and twice.
 func (k *Kine) Stop() {
+	k.server.Stop()
+	k.stopBackend()
+}
+
+// stopBackend ends the backend and waits for it.
+func (k *Kine) stopBackend() {
 	if k.cancel != nil {
 		k.cancel()
 		k.wg.Wait()
@@ -173,19 +189,26 @@ func (k *Kine) openBackend(ctx context.Context) (server.Backend, error) {
 	}
 }
 
-// serve answers the etcd API on the unix socket, readable by root only.
-func (k *Kine) serve(ctx context.Context, backend server.Backend) error {
+// listen opens the etcd API's unix socket, readable by root only.
+func (k *Kine) listen(ctx context.Context) (net.Listener, error) {
 	if err := os.Remove(k.socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale datastore socket: %w", err)
+		return nil, fmt.Errorf("remove stale datastore socket: %w", err)
 	}
 	lis, err := (&net.ListenConfig{}).Listen(ctx, "unix", k.socket)
 	if err != nil {
-		return fmt.Errorf("listen on datastore socket: %w", err)
+		return nil, fmt.Errorf("listen on datastore socket: %w", err)
 	}
 	if err := os.Chmod(k.socket, 0o600); err != nil {
 		lis.Close()
-		return fmt.Errorf("restrict datastore socket: %w", err)
+		return nil, fmt.Errorf("restrict datastore socket: %w", err)
 	}
+	return lis, nil
+}
+
+// serve answers the etcd API on lis until ctx ends, then stops, giving clients gracefulStop
+// to finish. If the server stops on its own (lis fails), it closes what is left and returns
+// the error.
+func serve(ctx context.Context, lis net.Listener, backend server.Backend) error {
 	// The apiserver's etcd client pings every 30s: allow it (gRPC's default policy answers
 	// pings more often than every 5 minutes with GOAWAY "too_many_pings").
 	srv := grpc.NewServer(
@@ -193,21 +216,22 @@ func (k *Kine) serve(ctx context.Context, backend server.Backend) error {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 2 * time.Hour, Timeout: 20 * time.Second}),
 		grpc.MaxRecvMsgSize(2*1024*1024), grpc.MaxSendMsgSize(math.MaxInt32))
 	server.New(backend, "unix", notifyInterval, emulatedEtcdVersion).Register(srv)
-	k.wg.Add(2)
-	go func() {
-		defer k.wg.Done()
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-			k.log.Error("datastore server stopped", "err", err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	select {
+	case err := <-served:
+		srv.Stop() // no longer accepting: end the connections it still has
+		if err == nil {
+			err = errors.New("stopped")
 		}
-	}()
-	go func() {
-		defer k.wg.Done()
-		<-ctx.Done()
+		return fmt.Errorf("etcd API server on %s: %w", lis.Addr(), err)
+	case <-ctx.Done():
 		t := time.AfterFunc(gracefulStop, srv.Stop)
 		defer t.Stop()
 		srv.GracefulStop()
-	}()
-	return nil
+		<-served
+		return nil
+	}
 }
 
 func isEtcd(endpoint string) bool {

@@ -2,6 +2,7 @@ package datastore
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -251,5 +252,65 @@ func TestRestrictDBFiles(t *testing.T) {
 	}
 	if logs.Len() != 0 {
 		t.Errorf("missing state.db-shm should not warn, got %q", logs.String())
+	}
+}
+
+// startEmbedded starts kine on SQLite in a temporary dir; its fail func sends to the channel.
+func startEmbedded(t *testing.T) (*Kine, chan error) {
+	t.Helper()
+	k := New(&config.Server{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	failed := make(chan error, 2)
+	if err := k.Start(t.Context(), func(err error) { failed <- err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Stop)
+	conn, err := net.Dial("unix", k.socket)
+	if err != nil {
+		t.Fatalf("datastore socket does not answer after Start: %v", err)
+	}
+	conn.Close()
+	return k, failed
+}
+
+// stopsWithin fails the test if Stop takes longer than the graceful stop and some.
+func stopsWithin(t *testing.T, k *Kine) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { k.Stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(gracefulStop + 5*time.Second):
+		t.Fatal("Stop did not return")
+	}
+}
+
+func TestEmbeddedServerFailureReachesFail(t *testing.T) {
+	k, failed := startEmbedded(t)
+	// The socket fails under the running server, as when its descriptor is closed.
+	k.lis.Close()
+	select {
+	case err := <-failed:
+		if !errors.Is(err, net.ErrClosed) || !strings.Contains(err.Error(), "etcd API server") {
+			t.Errorf("fail got %v, want the etcd API server's closed-listener error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the datastore's server stopped serving and fail was not called")
+	}
+	stopsWithin(t, k)
+	stopsWithin(t, k)
+	if len(failed) != 0 {
+		t.Errorf("fail called again: %v", <-failed)
+	}
+}
+
+func TestEmbeddedStopTwice(t *testing.T) {
+	k, failed := startEmbedded(t)
+	stopsWithin(t, k)
+	stopsWithin(t, k)
+	if len(failed) != 0 {
+		t.Errorf("fail called for a datastore that was stopped: %v", <-failed)
+	}
+	if _, err := net.Dial("unix", k.socket); err == nil {
+		t.Error("the datastore socket still answers after Stop")
 	}
 }

@@ -27,6 +27,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/daemon"
 )
 
 const (
@@ -47,7 +48,10 @@ type Containerd struct {
 	cmd      *exec.Cmd
 	stopping bool
 	done     chan struct{} // closed when the supervisor loop ends
+	rotate   *daemon.Task  // rotates containerd's log until Stop
 }
+
+var _ daemon.Component = (*Containerd)(nil)
 
 // New returns the containerd component. exe is the edgek binary to re-execute.
 func New(a *config.Agent, h Host, exe string, log *slog.Logger) *Containerd {
@@ -57,7 +61,8 @@ func New(a *config.Agent, h Host, exe string, log *slog.Logger) *Containerd {
 // Name implements daemon.Component.
 func (c *Containerd) Name() string { return "containerd" }
 
-// Start writes the configuration and starts containerd.
+// Start writes the configuration and starts containerd, which is restarted if it dies
+// until it dies too often (then fail hears it). Its log is rotated until Stop.
 func (c *Containerd) Start(ctx context.Context, fail func(error)) error {
 	for _, d := range []string{filepath.Dir(c.agent.ContainerdConfigFile()), c.agent.ContainerdRoot(), c.agent.ContainerdState(), c.agent.CertsDir(), c.agent.CNIConfDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -68,11 +73,16 @@ func (c *Containerd) Start(ctx context.Context, fail func(error)) error {
 		return fmt.Errorf("write containerd config: %w", err)
 	}
 	c.killStale()
-	go c.rotateLogs(ctx)
+	// rotateLogs returns only when its context ends: returning before Stop is a bug, reported.
+	c.rotate = daemon.Go(ctx, fail, func(ctx context.Context) error { c.rotateLogs(ctx); return nil })
 	c.done = make(chan struct{})
 	started := make(chan error, 1)
 	go c.supervise(fail, started)
-	return <-started
+	if err := <-started; err != nil {
+		c.rotate.Stop() // Stop is not called after a failed Start
+		return err
+	}
+	return nil
 }
 
 // Ready waits until containerd answers its gRPC health check.
@@ -98,22 +108,28 @@ func (c *Containerd) Ready(ctx context.Context) error {
 	}
 }
 
-// Stop ends containerd (not its shims: containers keep running).
+// Stop ends containerd (not its shims: containers keep running) and the log rotation. It
+// is safe before Start, after a failure and twice: a containerd that already exited is not
+// signalled again, and done is closed.
 func (c *Containerd) Stop() {
 	c.mu.Lock()
 	c.stopping = true
 	cmd := c.cmd
 	c.mu.Unlock()
-	if cmd == nil {
-		return
+	if cmd != nil {
+		cmd.Process.Signal(syscall.SIGTERM) // an error means it has exited already
+		select {
+		case <-c.done:
+		case <-time.After(stopTimeout):
+			// Kill the current process: a restart may have replaced the one signalled.
+			c.mu.Lock()
+			cmd = c.cmd
+			c.mu.Unlock()
+			cmd.Process.Kill()
+			<-c.done
+		}
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(stopTimeout):
-		cmd.Process.Kill()
-		<-c.done
-	}
+	c.rotate.Stop()
 }
 
 func (c *Containerd) logFile() string {
