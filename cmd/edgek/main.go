@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/edgek-io/edgek/pkg/agent"
 	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/cli"
@@ -22,6 +24,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/logging"
 	"github.com/edgek-io/edgek/pkg/secretsenc"
 	"github.com/edgek-io/edgek/pkg/server"
+	"github.com/edgek-io/edgek/pkg/server/encryption"
 	"github.com/edgek-io/edgek/pkg/tokencmd"
 )
 
@@ -78,7 +81,8 @@ func rotateKeys(ctx context.Context, dataDir string, out io.Writer) error {
 	srv := &config.Server{DataDir: dataDir}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	return k8s.RotateEncryptionKey(ctx, srv.Kubeconfig("admin"), secretsenc.In(srv.CredDir()), time.Now(), out)
+	client := func() (kubernetes.Interface, error) { return k8s.Client(srv.Kubeconfig("admin")) }
+	return encryption.RotateKey(ctx, client, secretsenc.In(srv.CredDir()), time.Now(), out)
 }
 
 // crictl runs the carried crictl against the node of envDataDir.

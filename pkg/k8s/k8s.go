@@ -1,5 +1,9 @@
-// Package k8s runs the upstream Kubernetes components in-process. It is the one package
-// that imports k8s.io/kubernetes, so that nothing else (and no unit test binary) links it.
+// Package k8s runs the upstream Kubernetes programs in-process (kube-apiserver,
+// kube-scheduler, kube-controller-manager, kubelet, kube-proxy, kubectl) and makes clients
+// from kubeconfig files (Client). It is the one package that imports k8s.io/kubernetes, so
+// that nothing else (and no unit test binary) links it. What a server sets up in its
+// cluster through the apiserver is not here: see pkg/server/bootstrap and
+// pkg/server/encryption.
 //
 // The upstream cobra commands are not used as-is: each installs its own SIGTERM handler
 // (which panics when a second one is installed in the same process) and ignores the context

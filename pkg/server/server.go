@@ -24,6 +24,8 @@ import (
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/secretsenc"
+	"github.com/edgek-io/edgek/pkg/server/bootstrap"
+	"github.com/edgek-io/edgek/pkg/server/encryption"
 )
 
 // Run runs a server until ctx ends or a component fails. c must be validated.
@@ -50,7 +52,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 	if err := writeComponentKubeconfigs(c, bundle); err != nil {
 		return err
 	}
-	encryption, err := secretsEncryption(c, log)
+	rewrite, err := secretsEncryption(c, log)
 	if err != nil {
 		return err
 	}
@@ -67,18 +69,9 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		}},
 		kine,
 		control.NewAPIServer(c, bundle, kine.Endpoints),
-		&daemon.Step{StepName: "bootstrap", Do: func(ctx context.Context) error {
-			if err := k8s.Bootstrap(ctx, c.Kubeconfig("admin"), joinInfo); err != nil {
-				return err
-			}
-			if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
-				return fmt.Errorf("write admin kubeconfig: %w", err)
-			}
-			log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
-			return nil
-		}},
+		clusterBootstrap(c, bundle, joinInfo, log),
 		certificates(c, pkiOpts, nodeCfg, bundle, clockDirs, log),
-		encryption,
+		rewrite,
 		nodeIdentity(c, log),
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
@@ -89,9 +82,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 			return err
 		}
 		comps = append(comps, node...)
-		comps = append(comps, &daemon.Step{StepName: "node-roles", Do: func(ctx context.Context) error {
-			return k8s.LabelServerNode(ctx, c.Kubeconfig("admin"), c.NodeName)
-		}})
+		comps = append(comps, nodeRoles(c))
 	}
 	// Last, so that a local node has imported the addon images before their pods are created.
 	deployer, err := addonDeployer(c, log)
@@ -104,6 +95,36 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		return nil
 	}
 	return daemon.Run(ctx, log, onReady, comps...)
+}
+
+// clusterBootstrap sets up in the cluster what edgek's nodes need (pkg/server/bootstrap),
+// then writes the admin kubeconfig for users.
+func clusterBootstrap(c *config.Server, bundle *pki.Bundle, j bootstrap.Join, log *slog.Logger) daemon.Component {
+	return &daemon.Step{StepName: "bootstrap", Do: func(ctx context.Context) error {
+		client, err := k8s.Client(c.Kubeconfig("admin"))
+		if err != nil {
+			return err
+		}
+		if err := bootstrap.Apply(ctx, client, j); err != nil {
+			return err
+		}
+		if err := pki.WriteKubeconfig(c.WriteKubeconfig, control.LocalURL(c), bundle.ServerCACert, bundle.Admin, c.WriteKubeconfigMode); err != nil {
+			return fmt.Errorf("write admin kubeconfig: %w", err)
+		}
+		log.Info("wrote admin kubeconfig", "path", c.WriteKubeconfig)
+		return nil
+	}}
+}
+
+// nodeRoles gives the server's own node the control-plane role labels, once it is registered.
+func nodeRoles(c *config.Server) daemon.Component {
+	return &daemon.Step{StepName: "node-roles", Do: func(ctx context.Context) error {
+		client, err := k8s.Client(c.Kubeconfig("admin"))
+		if err != nil {
+			return err
+		}
+		return bootstrap.LabelServerNode(ctx, client, c.NodeName)
+	}}
 }
 
 // certificates renews, while the server runs, every certificate it signs once it is due,
@@ -164,7 +185,11 @@ func secretsEncryption(c *config.Server, log *slog.Logger) (daemon.Component, er
 		return noop, nil
 	}
 	return &daemon.Step{StepName: "secrets-encryption", Do: func(ctx context.Context) error {
-		n, err := k8s.RewriteSecrets(ctx, c.Kubeconfig("admin"))
+		client, err := k8s.Client(c.Kubeconfig("admin"))
+		if err != nil {
+			return err
+		}
+		n, err := encryption.RewriteSecrets(ctx, client)
 		if err != nil {
 			return fmt.Errorf("encrypt the existing Secrets: %w", err)
 		}
@@ -174,14 +199,14 @@ func secretsEncryption(c *config.Server, log *slog.Logger) (daemon.Component, er
 }
 
 // publishedJoin is what the server publishes for agents that join with its token.
-func publishedJoin(c *config.Server, b *pki.Bundle, token string) (k8s.Join, error) {
+func publishedJoin(c *config.Server, b *pki.Bundle, token string) (bootstrap.Join, error) {
 	_, secret, err := pki.ParseToken(token)
 	if err != nil {
-		return k8s.Join{}, fmt.Errorf("join token: %w", err)
+		return bootstrap.Join{}, fmt.Errorf("join token: %w", err)
 	}
 	clientCA, err := os.ReadFile(b.ClientCACert)
 	if err != nil {
-		return k8s.Join{}, fmt.Errorf("client CA: %w", err)
+		return bootstrap.Join{}, fmt.Errorf("client CA: %w", err)
 	}
 	cluster := join.Cluster{
 		ClientCA:       clientCA,
@@ -191,7 +216,7 @@ func publishedJoin(c *config.Server, b *pki.Bundle, token string) (k8s.Join, err
 		ClusterDomain:  c.ClusterDomain,
 		FlannelBackend: c.Node.FlannelBackend,
 	}
-	return k8s.Join{BootstrapToken: pki.BootstrapToken(secret), NodeConfig: cluster.Data()}, nil
+	return bootstrap.Join{BootstrapToken: pki.BootstrapToken(secret), NodeConfig: cluster.Data()}, nil
 }
 
 func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {

@@ -25,6 +25,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/server/bootstrap"
 )
 
 // Server is what the commands need of the server whose tokens they manage.
@@ -182,7 +183,7 @@ func (s Server) Rotate(ctx context.Context, newToken string, force bool) error {
 	}
 	_, secret, _ := pki.ParseToken(full)
 	fmt.Fprintln(s.Out, full)
-	if err := k8s.PublishServerToken(ctx, s.Client, pki.BootstrapToken(secret)); err != nil {
+	if err := bootstrap.PublishServerToken(ctx, s.Client, pki.BootstrapToken(secret)); err != nil {
 		fmt.Fprintf(s.Out, "# the server did not take it now (%v): the old token joins agents until the server restarts\n", err)
 	}
 	fmt.Fprintf(s.Out, "# %s holds the new token; if the server's configuration sets the token (--token, EDGEK_TOKEN, token: in the config file), change it there before the server restarts\n", s.TokenFile)

@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/pkg/server/bootstrap"
 )
 
 func newServer(t *testing.T) (Server, *bytes.Buffer) {
@@ -30,7 +30,7 @@ func newServer(t *testing.T) (Server, *bytes.Buffer) {
 	}
 	client := fake.NewClientset()
 	_, secret, _ := pki.ParseToken(full)
-	if err := k8s.PublishServerToken(t.Context(), client, pki.BootstrapToken(secret)); err != nil {
+	if err := bootstrap.PublishServerToken(t.Context(), client, pki.BootstrapToken(secret)); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)

@@ -1,12 +1,14 @@
-package k8s
+// Package bootstrap is what a server sets up in its cluster, through the apiserver, beyond
+// Kubernetes' defaults: the RBAC edgek's nodes need, the bootstrap token and node settings
+// published for joining agents, and the control-plane role labels of a server's own node.
+// Only servers use it (pkg/server, pkg/tokencmd); nodes never import it.
+package bootstrap
 
 import (
 	"context"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/edgek-io/edgek/pkg/join"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -16,7 +18,8 @@ import (
 	coreapply "k8s.io/client-go/applyconfigurations/core/v1"
 	rbacapply "k8s.io/client-go/applyconfigurations/rbac/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/edgek-io/edgek/pkg/join"
 )
 
 // Join is what a server publishes so that agents can join it.
@@ -30,7 +33,7 @@ type Join struct {
 
 const managedBy = "edgek"
 
-// Bootstrap applies (server-side, so it is idempotent) what edgek's nodes need beyond
+// Apply sets up (with server-side apply, so it is idempotent) what edgek's nodes need beyond
 // Kubernetes' defaults:
 //   - flannel runs with the kubelet's credentials and watches every Node (the Node
 //     authorizer only lets a node read its own); it keeps them because it annotates its own
@@ -38,11 +41,9 @@ const managedBy = "edgek"
 //   - the bootstrap token of joining agents, allowed to read the node ConfigMap and to
 //     request a node client certificate (that edgek's node identity approver judges), and
 //     nodes allowed to renew theirs (the controller-manager approves that).
-func Bootstrap(ctx context.Context, adminKubeconfig string, j Join) error {
-	cs, err := Client(adminKubeconfig)
-	if err != nil {
-		return err
-	}
+//
+// cs has the admin credentials.
+func Apply(ctx context.Context, cs kubernetes.Interface, j Join) error {
 	opts := metav1.ApplyOptions{FieldManager: managedBy, Force: true}
 	label := map[string]string{"app.kubernetes.io/managed-by": managedBy}
 	group := func(name string) *rbacapply.SubjectApplyConfiguration {
@@ -157,12 +158,8 @@ const ServerTokenDescription = "edgek: agents joining with the server's token"
 
 // LabelServerNode marks the node of a server with the control-plane role labels K3s users
 // expect (the kubelet may not set node-role labels on itself: NodeRestriction refuses them).
-// It waits for the node to be registered.
-func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) error {
-	cs, err := Client(adminKubeconfig)
-	if err != nil {
-		return err
-	}
+// It waits for the node to be registered. cs has the admin credentials.
+func LabelServerNode(ctx context.Context, cs kubernetes.Interface, nodeName string) error {
 	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":"true","node-role.kubernetes.io/master":"true"}}}`)
 	for {
 		_, err := cs.CoreV1().Nodes().Patch(ctx, nodeName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "edgek"})
@@ -178,18 +175,4 @@ func LabelServerNode(ctx context.Context, adminKubeconfig, nodeName string) erro
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// Client is a clientset with the credentials of a kubeconfig file (edgek's own kubeconfigs
-// name their certificate files, so the client follows renewals).
-func Client(kubeconfig string) (*kubernetes.Clientset, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client from %s: %w", kubeconfig, err)
-	}
-	return cs, nil
 }

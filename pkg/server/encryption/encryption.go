@@ -1,4 +1,9 @@
-package k8s
+// Package encryption is the server's side of secrets encryption at rest that goes through
+// the apiserver: rewriting every Secret with the active key (at a server's start, after
+// --secrets-encryption is turned on or a rotation was cut short) and rotating the key of a
+// running server (`edgek secrets-encrypt rotate-keys`). The key files are pkg/secretsenc's.
+// Only servers use it; nodes never import it.
+package encryption
 
 import (
 	"context"
@@ -21,11 +26,9 @@ import (
 // with its current encryption key (it rewrites only those stored with another key or in
 // plain text), and returns how many it updated. A Secret changed or deleted meanwhile was
 // written with the current key anyway.
-func RewriteSecrets(ctx context.Context, adminKubeconfig string) (int, error) {
-	cs, err := Client(adminKubeconfig)
-	if err != nil {
-		return 0, err
-	}
+//
+// cs has the admin credentials.
+func RewriteSecrets(ctx context.Context, cs kubernetes.Interface) (int, error) {
 	n := 0
 	opts := metav1.ListOptions{Limit: 100}
 	for {
@@ -54,12 +57,15 @@ func RewriteSecrets(ctx context.Context, adminKubeconfig string) (int, error) {
 // reloadMetric counts the apiserver's reloads of its encryption config, by status.
 const reloadMetric = "apiserver_encryption_config_controller_automatic_reloads_total"
 
-// RotateEncryptionKey replaces the secrets encryption key of a running server, without a
-// restart: a new key is put first in the config (the old ones still decrypt), the apiserver
-// loads it (automatic reload, checked through its metrics), every Secret is rewritten with
-// it, and the old keys are removed. Progress is written to out. If a step fails, the config
-// keeps every key that may still be in use, and the server's next start finishes the rewrite.
-func RotateEncryptionKey(ctx context.Context, adminKubeconfig string, f secretsenc.Files, now time.Time, out io.Writer) error {
+// RotateKey replaces the secrets encryption key of a running server, without a restart: a
+// new key is put first in the config (the old ones still decrypt), the apiserver loads it
+// (automatic reload, checked through its metrics), every Secret is rewritten with it, and the
+// old keys are removed. Progress is written to out. If a step fails, the config keeps every
+// key that may still be in use, and the server's next start finishes the rewrite.
+//
+// client makes a client with the admin credentials; it is called once the key files are
+// found, so that a server without encryption is told so, whether it runs or not.
+func RotateKey(ctx context.Context, client func() (kubernetes.Interface, error), f secretsenc.Files, now time.Time, out io.Writer) error {
 	keys, err := f.Keys()
 	if errors.Is(err, fs.ErrNotExist) {
 		return errors.New("secrets encryption is not enabled: start the server with --secrets-encryption first")
@@ -67,7 +73,7 @@ func RotateEncryptionKey(ctx context.Context, adminKubeconfig string, f secretse
 	if err != nil {
 		return err
 	}
-	cs, err := Client(adminKubeconfig)
+	cs, err := client()
 	if err != nil {
 		return err
 	}
@@ -86,7 +92,7 @@ func RotateEncryptionKey(ctx context.Context, adminKubeconfig string, f secretse
 	if loaded, err = waitReload(ctx, cs, loaded); err != nil {
 		return err
 	}
-	n, err := RewriteSecrets(ctx, adminKubeconfig)
+	n, err := RewriteSecrets(ctx, cs)
 	if err != nil {
 		return fmt.Errorf("%w (the old keys stay in the config; the server rewrites the rest when it starts)", err)
 	}
