@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 const (
@@ -117,13 +119,13 @@ func install(base, dir string, b bundle) (err error) {
 	if err := writeSynced(filepath.Join(tmp, completeMarker), []byte(b.sha256+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := fsutil.SyncDir(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	return syncDir(base)
+	return fsutil.SyncDir(base)
 }
 
 // unpack checks b's hash and writes its tar entries under dir. Only directories and regular
@@ -162,7 +164,7 @@ func unpack(dir string, b bundle) error {
 		}
 	}
 	for d := range dirs {
-		if err := syncDir(filepath.Join(dir, d)); err != nil {
+		if err := fsutil.SyncDir(filepath.Join(dir, d)); err != nil {
 			return err
 		}
 	}
@@ -218,18 +220,6 @@ func writeSynced(name string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

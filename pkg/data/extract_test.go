@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestEmbeddedArchive(t *testing.T) {
@@ -94,7 +96,7 @@ func TestExtractAfterInterruption(t *testing.T) {
 		filepath.Join(base, tmpPrefix+Version()+"-123", "bin", "runc"),
 		filepath.Join(base, Version(), "bin", "runc"),
 	} {
-		mustWrite(t, f, "partial")
+		testutil.WriteFile(t, f, "partial")
 	}
 	binDir, err := Extract(dataDir)
 	if err != nil {
@@ -110,8 +112,8 @@ func TestExtractAfterInterruption(t *testing.T) {
 func TestExtractRemovesStaleVersions(t *testing.T) {
 	dataDir := t.TempDir()
 	base := filepath.Join(dataDir, "data")
-	mustWrite(t, filepath.Join(base, "0123456789abcdef", "bin", "runc"), "old")
-	mustWrite(t, filepath.Join(base, "0123456789abcdef", completeMarker), "old")
+	testutil.WriteFile(t, filepath.Join(base, "0123456789abcdef", "bin", "runc"), "old")
+	testutil.WriteFile(t, filepath.Join(base, "0123456789abcdef", completeMarker), "old")
 	if _, err := Extract(dataDir); err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +188,6 @@ func testBundle(t *testing.T, entries []*tar.Header) bundle {
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	return bundle{archive: buf.Bytes(), sha256: hex.EncodeToString(sum[:]), goarch: runtime.GOARCH, names: []string{"runc"}}
-}
-
-func mustWrite(t *testing.T, name, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // assertOnly checks that dir holds exactly the named entries.
