@@ -2,46 +2,27 @@ package agent
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // writeKubeletCert writes a self-signed kubelet client certificate valid from notBefore to
 // notAfter where the kubelet keeps it.
 func writeKubeletCert(t *testing.T, a *config.Agent, notBefore, notAfter time.Time) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "system:node:pi-1"}, NotBefore: notBefore, NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
+	cert, key := testutil.SelfSigned(t, x509.Certificate{Subject: pkix.Name{CommonName: "system:node:pi-1"}, NotBefore: notBefore, NotAfter: notAfter})
 	if err := os.MkdirAll(a.TLSDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(kubeletClientCert(a), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFileMode(t, kubeletClientCert(a), string(cert)+string(key), 0o600)
 }
 
 // A board without RTC boots at 1970 with a certificate the server signed in 2026: the node
