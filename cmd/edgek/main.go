@@ -1,5 +1,6 @@
 // Command edgek is a lightweight Kubernetes distribution in one binary. Called by another
-// name (kubectl, ctr, crictl, containerd) it acts as that program.
+// name (kubectl, ctr, crictl, containerd), or with that name as its first argument, it acts
+// as that program (cli.Tool).
 package main
 
 import (
@@ -8,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -41,39 +41,23 @@ func envDataDir() string {
 func containerdSocket() string { return (&config.Agent{DataDir: envDataDir()}).ContainerdSocket() }
 
 func main() {
-	switch filepath.Base(os.Args[0]) {
-	case "kubectl":
-		os.Exit(k8s.Kubectl(os.Args[1:], config.DefaultKubeconfig))
-	case "ctr":
-		os.Exit(containerdcmd.Ctr(os.Args, containerdSocket()))
-	case "crictl":
-		os.Exit(crictl(os.Args))
-	case "containerd":
-		os.Exit(containerdcmd.Containerd(os.Args))
-	}
-	// The wrapped tools handle signals themselves (kubectl port-forward stops on the first
-	// Ctrl-C); edgek's own handler is only for its daemons.
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "kubectl":
-			os.Exit(k8s.Kubectl(os.Args[2:], config.DefaultKubeconfig))
-		case "ctr":
-			os.Exit(containerdcmd.Ctr(os.Args[1:], containerdSocket()))
-		case "crictl":
-			os.Exit(crictl(os.Args[1:]))
-		}
-	}
-	os.Exit(cli.Main(signalContext(), os.Args, cli.Runners{
+	r := cli.Runners{
 		Server:      server.Run,
 		Agent:       agent.Run,
-		Kubectl:     k8s.Kubectl,
+		Kubectl:     func(args []string) int { return k8s.Kubectl(args[1:], config.DefaultKubeconfig) },
 		Ctr:         func(args []string) int { return containerdcmd.Ctr(args, containerdSocket()) },
-		Crictl:      crictl,
+		Crictl:      func(args []string) int { return containerdcmd.Crictl(args, envDataDir(), containerdSocket()) },
+		Containerd:  containerdcmd.Containerd,
 		CheckConfig: checkConfig,
 		Killall:     runKillall,
 		Token:       tokencmd.Run,
 		RotateKeys:  rotateKeys,
-	}))
+	}
+	// kubectl, ctr, crictl, containerd: by a link of that name, or edgek's first argument.
+	if run, ok := cli.Tool(os.Args, r); ok {
+		os.Exit(run())
+	}
+	os.Exit(cli.Main(signalContext(), os.Args, r))
 }
 
 // rotateKeys is `edgek secrets-encrypt rotate-keys` on the server of dataDir.
@@ -83,11 +67,6 @@ func rotateKeys(ctx context.Context, dataDir string, out io.Writer) error {
 	defer cancel()
 	client := func() (kubernetes.Interface, error) { return k8s.Client(srv.Kubeconfig("admin")) }
 	return encryption.RotateKey(ctx, client, secretsenc.In(srv.CredDir()), time.Now(), out)
-}
-
-// crictl runs the carried crictl against the node of envDataDir.
-func crictl(args []string) int {
-	return containerdcmd.Crictl(args, envDataDir(), containerdSocket())
 }
 
 func checkConfig(w io.Writer) bool {

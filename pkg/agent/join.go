@@ -12,15 +12,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/config"
-	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
-	"github.com/edgek-io/edgek/pkg/preflight"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -34,42 +31,6 @@ func clientCAFile(a *config.Agent) string { return filepath.Join(a.TLSDir(), "cl
 // --cert-dir), once the server has signed it.
 func kubeletClientCert(a *config.Agent) string {
 	return filepath.Join(a.TLSDir(), "kubelet-client-current.pem")
-}
-
-// Run runs a standalone agent (edgek agent) that joins the server a.ServerURL with
-// a.Token, until ctx ends or a component fails. a must be validated.
-func Run(ctx context.Context, a *config.Agent, log *slog.Logger) error {
-	if err := preflight.WritableDir(a.AgentDir(), a.DataDir); err != nil {
-		return err
-	}
-	lock, err := preflight.Lock(a.LockFile(), "edgek agent or server", a.DataDir)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	if err := preflight.CheckPorts(preflight.NodePorts()); err != nil {
-		return err
-	}
-	if err := preflight.MemoryCgroup(checkconfig.Env{}); err != nil {
-		return err
-	}
-	if a.ProtectKernelDefaults {
-		if err := preflight.KernelDefaults("/proc/sys"); err != nil {
-			return err
-		}
-	}
-	if err := joinServer(ctx, a, log); err != nil {
-		return err
-	}
-	comps, err := Components(Options{Agent: a, Log: log})
-	if err != nil {
-		return err
-	}
-	onReady := func() error {
-		log.Info("edgek agent is ready", "server", a.ServerURL, "node-name", a.NodeName)
-		return nil
-	}
-	return daemon.Run(ctx, log, onReady, comps...)
 }
 
 // savedClusterFile keeps the settings of the last join.
@@ -120,9 +81,7 @@ func joinServer(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 		log.Warn("the server changed since the last join: the kubelet requests a new certificate", "server", a.ServerURL)
 		resetKubeletCredentials(a)
 	}
-	a.ClusterCIDR, a.ServiceCIDR = c.ClusterCIDR, c.ServiceCIDR
-	a.ClusterDNS, a.ClusterDomain = c.ClusterDNS, c.ClusterDomain
-	a.FlannelBackend = c.FlannelBackend
+	a.Network = c.Network
 	if err := os.MkdirAll(a.TLSDir(), 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", a.TLSDir(), err)
 	}

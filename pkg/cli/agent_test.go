@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // runAgent runs `edgek agent args...` and returns the configuration the agent would have
@@ -21,7 +23,7 @@ func runAgent(t *testing.T, args ...string) (*config.Agent, error) {
 		got = a
 		return nil
 	}}
-	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.yaml"), "")
+	cfg := testutil.WriteFile(t, filepath.Join(t.TempDir(), "config.yaml"), "")
 	base := []string{"edgek", "agent", "--config", cfg, "--node-ip=192.0.2.11", "--data-dir=/var/lib/edgek-test"}
 	err := App(t.Context(), io.Discard, r).RunContext(t.Context(), append(base, args...))
 	return got, err
@@ -43,7 +45,7 @@ func TestAgentConfig(t *testing.T) {
 
 func TestAgentTokenFile(t *testing.T) {
 	t.Setenv("EDGEK_TOKEN", "")
-	f := writeFile(t, filepath.Join(t.TempDir(), "token"), "K10abc::server:from-file\n")
+	f := testutil.WriteFile(t, filepath.Join(t.TempDir(), "token"), "K10abc::server:from-file\n")
 	a, err := runAgent(t, "--server", "https://192.0.2.10:6443", "--token-file", f)
 	if err != nil || a.Token != "K10abc::server:from-file" {
 		t.Fatalf("--token-file: %v, %+v", err, a)
@@ -95,5 +97,40 @@ func TestAgentNodeNameDefaultsToHostname(t *testing.T) {
 	}
 	if a.NodeName != strings.ToLower(host) {
 		t.Errorf("node name %q, want the hostname %q lower-cased", a.NodeName, strings.ToLower(host))
+	}
+}
+
+// TestNodeSettingsShared: every node setting is one declaration that `edgek server` and
+// `edgek agent` both read, from flags and from the config file alike, into the same place.
+func TestNodeSettingsShared(t *testing.T) {
+	t.Setenv("EDGEK_TOKEN", "K10abc::server:secret")
+	t.Setenv("EDGEK_CONFIG_FILE", "")
+	cfg := testutil.WriteFile(t, filepath.Join(t.TempDir(), "config.yaml"), "node-taint: [edge=true:NoSchedule]\nprotect-kernel-defaults: true\n")
+	flags := []string{"--config", cfg, "--node-name=Pi-3", "--node-ip=192.0.2.11", "--flannel-iface=eth1",
+		"--kubelet-arg=max-pods=20", "--kube-proxy-arg=v=2", "--node-label=zone=a",
+		"--private-registry=/etc/r.yaml", "--resolv-conf=/etc/r.conf"}
+	srv, err := runServer(t, flags...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag, err := runAgent(t, append([]string{"--server", "https://192.0.2.10:6443"}, flags...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.NodeSettings{
+		NodeName: "pi-3", NodeIP: srv.NodeIP, FlannelIface: "eth1",
+		ExtraKubeletArgs: []string{"max-pods=20"}, ExtraKubeProxyArgs: []string{"v=2"},
+		NodeLabels: []string{"zone=a"}, NodeTaints: []string{"edge=true:NoSchedule"},
+		PrivateRegistry: "/etc/r.yaml", ResolvConf: "/etc/r.conf", ProtectKernelDefaults: true,
+	}
+	if !reflect.DeepEqual(srv.NodeSettings, want) || !reflect.DeepEqual(ag.NodeSettings, want) {
+		t.Errorf("node settings\nserver %+v\nagent  %+v\nwant   %+v", srv.NodeSettings, ag.NodeSettings, want)
+	}
+	if node := srv.Agent("https://127.0.0.1:6443"); !reflect.DeepEqual(node.NodeSettings, want) || node.Network != srv.Network {
+		t.Errorf("the server's node gets %+v, %+v", node.NodeSettings, node.Network)
+	}
+	// The cluster's network is the server's alone: an agent has no such flags.
+	if _, err := runAgent(t, "--server", "https://192.0.2.10:6443", "--flannel-backend=host-gw"); err == nil {
+		t.Error("edgek agent accepted --flannel-backend")
 	}
 }

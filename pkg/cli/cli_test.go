@@ -4,13 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // runServer runs `edgek server args...` and returns the configuration the server would
@@ -27,24 +27,13 @@ func runServer(t *testing.T, args ...string) (*config.Server, error) {
 	return got, err
 }
 
-func writeFile(t *testing.T, path, content string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestServerDefaults(t *testing.T) {
 	c, err := runServer(t, "--config", filepath.Join(t.TempDir(), "absent-but-default.yaml"))
 	if err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("explicit missing config file: want a 'does not exist' error, got %v, config %+v", err, c)
 	}
 	t.Setenv("EDGEK_CONFIG_FILE", "")
-	c, err = runServer(t, "--config", writeFile(t, filepath.Join(t.TempDir(), "c.yaml"), ""))
+	c, err = runServer(t, "--config", testutil.WriteFile(t, filepath.Join(t.TempDir(), "c.yaml"), ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +46,7 @@ func TestServerDefaults(t *testing.T) {
 
 func TestPrecedence(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, filepath.Join(dir, "config.yaml"), `
+	cfg := testutil.WriteFile(t, filepath.Join(dir, "config.yaml"), `
 cluster-domain: file.local
 https-listen-port: 7443
 write-kubeconfig-mode: 0644
@@ -67,8 +56,8 @@ tls-san: [file-a, file-b]
 kube-apiserver-arg:
   - v=1
 `)
-	writeFile(t, filepath.Join(dir, "config.yaml.d", "10-more.yaml"), "tls-san+: [dropin]\ncluster-dns: 10.43.0.53\n")
-	writeFile(t, filepath.Join(dir, "config.yaml.d", "20-last.yaml"), "cluster-dns: 10.43.0.99\n")
+	testutil.WriteFile(t, filepath.Join(dir, "config.yaml.d", "10-more.yaml"), "tls-san+: [dropin]\ncluster-dns: 10.43.0.53\n")
+	testutil.WriteFile(t, filepath.Join(dir, "config.yaml.d", "20-last.yaml"), "cluster-dns: 10.43.0.99\n")
 
 	tests := []struct {
 		name       string
@@ -117,9 +106,9 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"unknown flag", []string{"--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
-		{"malformed yaml", []string{"--config", writeFile(t, filepath.Join(dir, "bad.yaml"), "cluster-cidr: [unclosed\n")}, "is not valid YAML"},
-		{"unknown key", []string{"--config", writeFile(t, filepath.Join(dir, "unknown.yaml"), "no-such-key: 1\n")}, `unknown key "no-such-key"`},
-		{"not a mapping", []string{"--config", writeFile(t, filepath.Join(dir, "list.yaml"), "- a\n")}, "want a mapping"},
+		{"malformed yaml", []string{"--config", testutil.WriteFile(t, filepath.Join(dir, "bad.yaml"), "cluster-cidr: [unclosed\n")}, "is not valid YAML"},
+		{"unknown key", []string{"--config", testutil.WriteFile(t, filepath.Join(dir, "unknown.yaml"), "no-such-key: 1\n")}, `unknown key "no-such-key"`},
+		{"not a mapping", []string{"--config", testutil.WriteFile(t, filepath.Join(dir, "list.yaml"), "- a\n")}, "want a mapping"},
 		{"bad cidr", []string{"--cluster-cidr=10.42.0.0"}, "--cluster-cidr \"10.42.0.0\" is not a CIDR"},
 		{"overlapping cidrs", []string{"--cluster-cidr=10.43.0.0/16"}, "overlaps --service-cidr"},
 		{"dns outside services", []string{"--cluster-dns=10.42.0.10"}, "outside --service-cidr"},
@@ -137,7 +126,7 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("EDGEK_CONFIG_FILE", writeFile(t, filepath.Join(dir, "empty.yaml"), ""))
+			t.Setenv("EDGEK_CONFIG_FILE", testutil.WriteFile(t, filepath.Join(dir, "empty.yaml"), ""))
 			c, err := runServer(t, tt.args...)
 			if err == nil {
 				t.Fatalf("want error containing %q, got config %+v", tt.want, c)
@@ -153,7 +142,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
-	_, err := runServer(t, "--config", writeFile(t, filepath.Join(t.TempDir(), "x.yaml"), ""), "--cluster-cidr=bad", "--service-cidr=bad")
+	_, err := runServer(t, "--config", testutil.WriteFile(t, filepath.Join(t.TempDir(), "x.yaml"), ""), "--cluster-cidr=bad", "--service-cidr=bad")
 	if err == nil {
 		t.Fatal("want error")
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // TestCheckConfigAndKillallExitCodes: check-config exits 1 when the host cannot run a node,
@@ -43,7 +44,7 @@ func TestCheckConfigAndKillallExitCodes(t *testing.T) {
 		t.Errorf("killall got data dir %q, dry-run %t", gotDir, gotDry)
 	}
 	// A data dir set in the config file (shared with server and agent keys) is used.
-	cfg := writeFile(t, filepath.Join(t.TempDir(), "config.yaml"), "data-dir: /srv/from-config\nnode-ip: 192.0.2.1\ntoken: x\n")
+	cfg := testutil.WriteFile(t, filepath.Join(t.TempDir(), "config.yaml"), "data-dir: /srv/from-config\nnode-ip: 192.0.2.1\ntoken: x\n")
 	if err := App(t.Context(), io.Discard, r).RunContext(t.Context(), []string{"edgek", "killall", "--config", cfg}); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestLoadConfigFilesMissing(t *testing.T) {
@@ -28,7 +29,7 @@ func TestLoadConfigFilesMissing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.yaml")
 			if tt.dropin != "" {
-				writeFile(t, filepath.Join(path+".d", "10.yaml"), tt.dropin)
+				testutil.WriteFile(t, filepath.Join(path+".d", "10.yaml"), tt.dropin)
 			}
 			got, err := loadConfigFiles(path, tt.explicit)
 			if tt.wantErr != "" {
@@ -99,7 +100,7 @@ func TestConfigEnvAlias(t *testing.T) {
 	if _, err := runServer(t); err == nil || !strings.Contains(err.Error(), missing) {
 		t.Fatalf("EDGEK_CONFIG_FILE= EDGEK_CONFIG=%s: want an error naming it, got %v", missing, err)
 	}
-	t.Setenv("EDGEK_CONFIG_FILE", writeFile(t, filepath.Join(dir, "c.yaml"), "cluster-domain: alias.test\n"))
+	t.Setenv("EDGEK_CONFIG_FILE", testutil.WriteFile(t, filepath.Join(dir, "c.yaml"), "cluster-domain: alias.test\n"))
 	c, err := runServer(t)
 	if err != nil || c.ClusterDomain != "alias.test" {
 		t.Fatalf("EDGEK_CONFIG_FILE over EDGEK_CONFIG: %v, %+v", err, c)

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 )
@@ -43,44 +42,22 @@ func RunDirFor(dataDir string) string {
 }
 
 // Agent is the configuration of the node side: containerd, kubelet, kube-proxy, flannel.
-// `edgek server` runs one with the server's settings unless --disable-agent.
+// `edgek server` runs one with the server's settings unless --disable-agent (Server.Agent).
 type Agent struct {
 	// DataDir is the same data dir as the server's; agent state lives in <data-dir>/agent.
 	DataDir string
-	// NodeName is the node's name. Default: the hostname.
-	NodeName string
-	// NodeIP is the node's address (kubelet --node-ip, flannel's public IP).
-	NodeIP netip.Addr
 	// ServerURL is the apiserver the agent talks to (https://127.0.0.1:6443 in a server).
 	ServerURL string
 	// Token is the join token of an agent that joins a server (edgek agent); empty for
-	// the agent inside a server. A joining agent learns the cluster settings below from
-	// the server, and its kubelet gets its credentials by TLS bootstrap.
+	// the agent inside a server. A joining agent learns the Network from the server, and
+	// its kubelet gets its credentials by TLS bootstrap.
 	Token string
-	// ClusterCIDR, ServiceCIDR, ClusterDNS, ClusterDomain mirror the server's.
-	ClusterCIDR   netip.Prefix
-	ServiceCIDR   netip.Prefix
-	ClusterDNS    netip.Addr
-	ClusterDomain string
-	// FlannelBackend is vxlan (default), host-gw or none.
-	FlannelBackend string
-	// FlannelIface is the interface flannel uses. Default: the one holding NodeIP.
-	FlannelIface string
-	// ExtraKubeletArgs and ExtraKubeProxyArgs are "key=value" overrides.
-	ExtraKubeletArgs   []string
-	ExtraKubeProxyArgs []string
-	// NodeLabels ("k=v") and NodeTaints ("k=v:Effect") are set at registration.
-	NodeLabels []string
-	NodeTaints []string
-	// ResolvConf is the resolv.conf pods inherit. Default: detected from the host.
-	ResolvConf string
-	// PrivateRegistry is the registries.yaml handed to containerd.
-	PrivateRegistry string
+	// Network is the server's.
+	Network
+	// NodeSettings are this node's own.
+	NodeSettings
 	// PauseImage is the pod sandbox image, built into edgek.
 	PauseImage string
-	// ProtectKernelDefaults makes the kubelet refuse kernel settings other than its own
-	// instead of changing them (checked before start). Default false.
-	ProtectKernelDefaults bool
 }
 
 // Joins reports whether the agent joins a remote server (see Token).
@@ -100,6 +77,7 @@ func (a *Agent) Validate() error {
 	if !a.NodeIP.IsValid() {
 		errs = append(errs, errors.New("node IP is unknown (set --node-ip)"))
 	}
+	errs = append(errs, a.NodeSettings.Validate())
 	return errors.Join(errs...)
 }
 
@@ -179,6 +157,13 @@ func (a *Agent) ImagesDir() string { return filepath.Join(a.AgentDir(), "images"
 // ImagesStateFile remembers which archives were imported.
 func (a *Agent) ImagesStateFile() string { return filepath.Join(a.AgentDir(), "images.state.json") }
 
+// CNIRunDir holds what the CNI plugins keep at run time: host-local's pod IP reservations
+// (IPAMDir).
+func (a *Agent) CNIRunDir() string { return filepath.Join(a.RunDir(), "cni") }
+
+// IPAMDir holds host-local's pod IP reservations, one directory per network.
+func (a *Agent) IPAMDir() string { return filepath.Join(a.CNIRunDir(), "networks") }
+
 // FlannelSubnetFile is where flannel records this node's subnet and MTU.
 func (a *Agent) FlannelSubnetFile() string {
 	return filepath.Join(a.RunDir(), "flannel", "subnet.env")
@@ -187,24 +172,10 @@ func (a *Agent) FlannelSubnetFile() string {
 // Agent returns the configuration of the agent that runs inside this server.
 func (c *Server) Agent(serverURL string) *Agent {
 	return &Agent{
-		DataDir:            c.DataDir,
-		NodeName:           c.NodeName,
-		NodeIP:             c.NodeIP,
-		ServerURL:          serverURL,
-		ClusterCIDR:        c.ClusterCIDR,
-		ServiceCIDR:        c.ServiceCIDR,
-		ClusterDNS:         c.ClusterDNS,
-		ClusterDomain:      c.ClusterDomain,
-		FlannelBackend:     c.Node.FlannelBackend,
-		FlannelIface:       c.Node.FlannelIface,
-		ExtraKubeletArgs:   c.Node.ExtraKubeletArgs,
-		ExtraKubeProxyArgs: c.Node.ExtraKubeProxyArgs,
-		NodeLabels:         c.Node.Labels,
-		NodeTaints:         c.Node.Taints,
-		ResolvConf:         c.Node.ResolvConf,
-		PrivateRegistry:    c.Node.PrivateRegistry,
-		PauseImage:         PauseImage,
-
-		ProtectKernelDefaults: c.Node.ProtectKernelDefaults,
+		DataDir:      c.DataDir,
+		ServerURL:    serverURL,
+		Network:      c.Network,
+		NodeSettings: c.NodeSettings,
+		PauseImage:   PauseImage,
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/edgek-io/edgek/manifests"
 )
 
 // Defaults, as documented in README.md.
@@ -43,19 +41,11 @@ type Server struct {
 	BindAddress netip.Addr
 	// HTTPSPort is the apiserver port. Default 6443.
 	HTTPSPort int
-	// NodeIP is the address the apiserver advertises to the cluster. Default: the address of
-	// the interface holding the default route, else the first global unicast address.
-	NodeIP netip.Addr
-	// NodeName is this node's name. Default: the hostname.
-	NodeName string
-	// ClusterCIDR is the pod network. Default 10.42.0.0/16.
-	ClusterCIDR netip.Prefix
-	// ServiceCIDR is the Service ClusterIP range. Default 10.43.0.0/16.
-	ServiceCIDR netip.Prefix
-	// ClusterDNS is the cluster DNS Service IP. Default 10.43.0.10.
-	ClusterDNS netip.Addr
-	// ClusterDomain is the cluster's DNS domain. Default cluster.local.
-	ClusterDomain string
+	// Network is the cluster's network, published to the agents that join.
+	Network
+	// NodeSettings are the server's own node's (unless DisableAgent). NodeIP is also the
+	// address the apiserver advertises to the cluster.
+	NodeSettings
 	// TLSSANs are extra names/IPs for the apiserver serving certificate.
 	TLSSANs []string
 	// Token is the join secret (bare or full K10 form). Default: generated at first start.
@@ -72,8 +62,6 @@ type Server struct {
 	WriteKubeconfigMode os.FileMode
 	// DisableAgent runs only the control plane. Default false.
 	DisableAgent bool
-	// Node holds the settings of the agent a server runs.
-	Node NodeSettings
 	// Disable lists bundled addons (coredns, dashboard) not to deploy; deployed ones are removed.
 	Disable []string
 	// AuditLog, if set, is the file the apiserver writes its audit log to (policy:
@@ -90,45 +78,61 @@ type Server struct {
 	Debug bool
 }
 
-// NodeSettings are the agent flags `edgek server` and `edgek agent` share.
-type NodeSettings struct {
-	// FlannelBackend is vxlan (default), host-gw or none.
+// Network is the cluster's network: set on the server, learned from it by joining agents.
+type Network struct {
+	// ClusterCIDR is the pod network. Default 10.42.0.0/16.
+	ClusterCIDR netip.Prefix
+	// ServiceCIDR is the Service ClusterIP range. Default 10.43.0.0/16.
+	ServiceCIDR netip.Prefix
+	// ClusterDNS is the cluster DNS Service IP. Default 10.43.0.10.
+	ClusterDNS netip.Addr
+	// ClusterDomain is the cluster's DNS domain. Default cluster.local.
+	ClusterDomain string
+	// FlannelBackend is vxlan (default), host-gw or none (the cluster brings its own CNI).
 	FlannelBackend string
+}
+
+// NodeSettings are one node's own settings: the flags `edgek server` and `edgek agent`
+// share. They are declared once (here, and as flags in pkg/cli) and flow unchanged into
+// the node's Agent configuration.
+type NodeSettings struct {
+	// NodeName is the node's name. Default: the hostname, lower-cased.
+	NodeName string
+	// NodeIP is the node's address (kubelet --node-ip, flannel's public IP). Default: the
+	// address of the interface holding the default route, else the first global unicast
+	// address.
+	NodeIP netip.Addr
 	// FlannelIface is the interface flannel uses. Default: the one holding the node IP.
 	FlannelIface string
 	// ExtraKubeletArgs and ExtraKubeProxyArgs are "key=value" overrides.
 	ExtraKubeletArgs   []string
 	ExtraKubeProxyArgs []string
-	// Labels ("k=v") and Taints ("k=v:Effect") are set when the node registers.
-	Labels []string
-	Taints []string
+	// NodeLabels ("k=v") and NodeTaints ("k=v:Effect") are set when the node registers.
+	NodeLabels []string
+	NodeTaints []string
 	// ResolvConf is the resolv.conf pods inherit. Default: detected from the host.
 	ResolvConf string
 	// PrivateRegistry is the registries.yaml (mirrors, auth, TLS). Default /etc/edgek/registries.yaml.
 	PrivateRegistry string
-	// ProtectKernelDefaults: see Agent.ProtectKernelDefaults.
+	// ProtectKernelDefaults makes the kubelet refuse kernel settings other than its own
+	// instead of changing them (checked before start). Default false.
 	ProtectKernelDefaults bool
 }
 
 // Validate checks the node settings.
 func (n NodeSettings) Validate() error {
 	var errs []error
-	switch n.FlannelBackend {
-	case "vxlan", "host-gw", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--flannel-backend %q is not one of vxlan, host-gw, none", n.FlannelBackend))
-	}
 	for _, a := range append(append([]string{}, n.ExtraKubeletArgs...), n.ExtraKubeProxyArgs...) {
 		if err := ValidateExtraArg(a); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	for _, t := range n.Taints {
+	for _, t := range n.NodeTaints {
 		if k, effect, ok := strings.Cut(t, ":"); !ok || k == "" || (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute") {
 			errs = append(errs, fmt.Errorf("--node-taint %q must look like key=value:NoSchedule (effects: NoSchedule, PreferNoSchedule, NoExecute)", t))
 		}
 	}
-	for _, l := range n.Labels {
+	for _, l := range n.NodeLabels {
 		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
 			errs = append(errs, fmt.Errorf("--node-label %q must look like key=value", l))
 		}
@@ -149,8 +153,10 @@ type Datastore struct {
 // Embedded reports whether the datastore is edgek's own SQLite file.
 func (d Datastore) Embedded() bool { return d.Endpoint == "" || hasScheme(d.Endpoint, "sqlite") }
 
-// Validate checks the configuration and returns every problem found, joined.
-func (c *Server) Validate() error {
+// Validate checks the configuration and returns every problem found, joined. addons are the
+// names --disable may give: the bundled addons' (manifests.Names(); passed in, so that
+// configuration does not depend on what edgek deploys).
+func (c *Server) Validate(addons []string) error {
 	var errs []error
 	switch c.PodSecurity {
 	case "", "privileged", "baseline", "restricted":
@@ -170,9 +176,8 @@ func (c *Server) Validate() error {
 	if c.HTTPSPort < 1 || c.HTTPSPort > 65535 {
 		errs = append(errs, fmt.Errorf("--https-listen-port %d is not a port number (1-65535)", c.HTTPSPort))
 	}
-	errs = append(errs, c.validateNetworks()...)
-	if c.ClusterDomain == "" {
-		errs = append(errs, errors.New("--cluster-domain must not be empty"))
+	if err := c.Network.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.WriteKubeconfig == "" {
 		errs = append(errs, errors.New("--write-kubeconfig must not be empty"))
@@ -181,13 +186,13 @@ func (c *Server) Validate() error {
 		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %o has bits outside 0777", c.WriteKubeconfigMode))
 	}
 	if !c.DisableAgent {
-		if err := c.Node.Validate(); err != nil {
+		if err := c.NodeSettings.Validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	for _, d := range c.Disable {
-		if !slices.Contains(manifests.Names(), d) {
-			errs = append(errs, fmt.Errorf("--disable %q: no such bundled addon (there are: %s)", d, strings.Join(manifests.Names(), ", ")))
+		if !slices.Contains(addons, d) {
+			errs = append(errs, fmt.Errorf("--disable %q: no such bundled addon (there are: %s)", d, strings.Join(addons, ", ")))
 		}
 	}
 	if err := c.Datastore.validate(); err != nil {
@@ -250,24 +255,33 @@ func ExtraArg(args []string, key string) (string, bool) {
 	return value, found
 }
 
-func (c *Server) validateNetworks() []error {
+// Validate checks the cluster's network.
+func (n Network) Validate() error {
 	var errs []error
-	if !c.ClusterCIDR.IsValid() {
+	if !n.ClusterCIDR.IsValid() {
 		errs = append(errs, errors.New("--cluster-cidr is not set"))
 	}
-	if !c.ServiceCIDR.IsValid() {
+	if !n.ServiceCIDR.IsValid() {
 		errs = append(errs, errors.New("--service-cidr is not set"))
 	}
-	if c.ClusterCIDR.IsValid() && c.ServiceCIDR.IsValid() && c.ClusterCIDR.Overlaps(c.ServiceCIDR) {
-		errs = append(errs, fmt.Errorf("--cluster-cidr %s overlaps --service-cidr %s", c.ClusterCIDR, c.ServiceCIDR))
+	if n.ClusterCIDR.IsValid() && n.ServiceCIDR.IsValid() && n.ClusterCIDR.Overlaps(n.ServiceCIDR) {
+		errs = append(errs, fmt.Errorf("--cluster-cidr %s overlaps --service-cidr %s", n.ClusterCIDR, n.ServiceCIDR))
 	}
-	if c.ServiceCIDR.IsValid() && c.ClusterDNS.IsValid() && !c.ServiceCIDR.Contains(c.ClusterDNS) {
-		errs = append(errs, fmt.Errorf("--cluster-dns %s is outside --service-cidr %s", c.ClusterDNS, c.ServiceCIDR))
+	if n.ServiceCIDR.IsValid() && n.ClusterDNS.IsValid() && !n.ServiceCIDR.Contains(n.ClusterDNS) {
+		errs = append(errs, fmt.Errorf("--cluster-dns %s is outside --service-cidr %s", n.ClusterDNS, n.ServiceCIDR))
 	}
-	if c.ServiceCIDR.IsValid() && c.ServiceCIDR.Addr().Is4() && c.ServiceCIDR.Bits() < 12 {
-		errs = append(errs, fmt.Errorf("--service-cidr %s is too large: the apiserver allows at most a /12", c.ServiceCIDR))
+	if n.ServiceCIDR.IsValid() && n.ServiceCIDR.Addr().Is4() && n.ServiceCIDR.Bits() < 12 {
+		errs = append(errs, fmt.Errorf("--service-cidr %s is too large: the apiserver allows at most a /12", n.ServiceCIDR))
 	}
-	return errs
+	if n.ClusterDomain == "" {
+		errs = append(errs, errors.New("--cluster-domain must not be empty"))
+	}
+	switch n.FlannelBackend {
+	case "vxlan", "host-gw", "none":
+	default:
+		errs = append(errs, fmt.Errorf("--flannel-backend %q is not one of vxlan, host-gw, none", n.FlannelBackend))
+	}
+	return errors.Join(errs...)
 }
 
 func (d Datastore) validate() error {

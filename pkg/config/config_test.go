@@ -6,11 +6,17 @@ import (
 	"testing"
 )
 
+// bundled are the addon names --disable is checked against.
+var bundled = []string{"coredns", "dashboard"}
+
 func validServer() *Server {
 	return &Server{
 		DataDir: "/var/lib/edgek", HTTPSPort: DefaultHTTPSPort,
-		ClusterCIDR: netip.MustParsePrefix(DefaultClusterCIDR), ServiceCIDR: netip.MustParsePrefix(DefaultServiceCIDR),
-		ClusterDNS: netip.MustParseAddr(DefaultClusterDNS), ClusterDomain: DefaultClusterDomain,
+		Network: Network{
+			ClusterCIDR: netip.MustParsePrefix(DefaultClusterCIDR), ServiceCIDR: netip.MustParsePrefix(DefaultServiceCIDR),
+			ClusterDNS: netip.MustParseAddr(DefaultClusterDNS), ClusterDomain: DefaultClusterDomain,
+			FlannelBackend: DefaultFlannelBackend,
+		},
 		WriteKubeconfig: DefaultKubeconfig, WriteKubeconfigMode: DefaultKubeconfigMode, DisableAgent: true,
 	}
 }
@@ -20,7 +26,7 @@ func validServer() *Server {
 // builders); the apiserver's is --https-listen-port only; bad values are refused.
 func TestComponentPorts(t *testing.T) {
 	c := validServer()
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(bundled); err != nil {
 		t.Fatal(err)
 	}
 	if c.SchedulerPort() != SchedulerSecurePort || c.ControllerManagerSecurePort() != ControllerManagerPort {
@@ -28,7 +34,7 @@ func TestComponentPorts(t *testing.T) {
 	}
 	c.ExtraSchedulerArgs = []string{"secure-port=10359", "v=2", "--secure-port=10459"}
 	c.ExtraControllerManagerArgs = []string{"--secure-port=10357"}
-	if err := c.Validate(); err != nil {
+	if err := c.Validate(bundled); err != nil {
 		t.Fatal(err)
 	}
 	if c.SchedulerPort() != 10459 || c.ControllerManagerSecurePort() != 10357 {
@@ -44,7 +50,7 @@ func TestComponentPorts(t *testing.T) {
 	} {
 		c := validServer()
 		tc.set(c)
-		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := c.Validate(bundled); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate = %v, want %q", err, tc.want)
 		}
 	}
@@ -54,7 +60,7 @@ func TestAuditLogPath(t *testing.T) {
 	for path, ok := range map[string]bool{"": true, "-": true, "/var/log/edgek-audit.log": true, "audit.log": false} {
 		c := validServer()
 		c.AuditLog = path
-		if err := c.Validate(); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "--audit-log") {
+		if err := c.Validate(bundled); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "--audit-log") {
 			t.Errorf("--audit-log %q: %v, want ok %v", path, err, ok)
 		}
 	}
@@ -64,7 +70,7 @@ func TestPodSecurityLevel(t *testing.T) {
 	for level, ok := range map[string]bool{"": true, "privileged": true, "baseline": true, "restricted": true, "Restricted": false, "strict": false} {
 		c := validServer()
 		c.PodSecurity = level
-		if err := c.Validate(); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "want privileged, baseline or restricted") {
+		if err := c.Validate(bundled); (err == nil) != ok || !ok && !strings.Contains(err.Error(), "want privileged, baseline or restricted") {
 			t.Errorf("--pod-security %q: %v, want ok %v", level, err, ok)
 		}
 	}

@@ -49,11 +49,10 @@ func TestRunDirFor(t *testing.T) {
 func TestServingSANs(t *testing.T) {
 	host, _ := os.Hostname()
 	c := &Server{
-		NodeName:    "pi-1",
-		NodeIP:      netip.MustParseAddr("192.168.1.20"),
-		BindAddress: netip.MustParseAddr("192.168.1.20"),
-		ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16"),
-		TLSSANs:     []string{"edge.example.com", "203.0.113.7"},
+		NodeSettings: NodeSettings{NodeName: "pi-1", NodeIP: netip.MustParseAddr("192.168.1.20")},
+		BindAddress:  netip.MustParseAddr("192.168.1.20"),
+		Network:      Network{ServiceCIDR: netip.MustParsePrefix("10.43.0.0/16")},
+		TLSSANs:      []string{"edge.example.com", "203.0.113.7"},
 	}
 	got := c.ServingSANs()
 	for _, w := range []string{"127.0.0.1", "::1", "localhost", "pi-1", host, "192.168.1.20", "10.43.0.1", "edge.example.com", "203.0.113.7"} {

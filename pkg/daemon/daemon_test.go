@@ -3,13 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 type fake struct {
@@ -60,7 +60,7 @@ func comps(fs []*fake) []Component {
 	return cs
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testutil.DiscardLogger()
 
 func TestRunStopsInReverseOrderOnShutdown(t *testing.T) {
 	fs, events := newFakes("a", "b", "c")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 func TestIsEtcd(t *testing.T) {
@@ -67,7 +68,7 @@ func TestBackendName(t *testing.T) {
 func TestNewPaths(t *testing.T) {
 	dataDir := t.TempDir()
 	c := &config.Server{DataDir: dataDir, Datastore: config.Datastore{Endpoint: "postgres://db/kine", Wait: time.Second}}
-	k := New(c, slog.New(slog.DiscardHandler))
+	k := New(c, testutil.DiscardLogger())
 	if want := filepath.Join(dataDir, "server", "db"); k.dbDir != want {
 		t.Errorf("SQLite dir = %q, want %q", k.dbDir, want)
 	}
@@ -136,7 +137,7 @@ func TestExternalEtcdEndpoints(t *testing.T) {
 				Endpoint: tt.endpoint, CAFile: "/etc/etcd/ca.crt", CertFile: "/etc/etcd/client.crt", KeyFile: "/etc/etcd/client.key",
 				Wait: 5 * time.Second,
 			}}
-			k := New(c, slog.New(slog.DiscardHandler))
+			k := New(c, testutil.DiscardLogger())
 			if err := k.Start(t.Context(), func(error) {}); err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +223,7 @@ func TestWaitReachableCancelled(t *testing.T) {
 func TestExternalEtcdUnreachableStart(t *testing.T) {
 	down := closedPort(t)
 	c := &config.Server{DataDir: t.TempDir(), Datastore: config.Datastore{Endpoint: "https://" + down, Wait: 200 * time.Millisecond}}
-	k := New(c, slog.New(slog.DiscardHandler))
+	k := New(c, testutil.DiscardLogger())
 	err := k.Start(t.Context(), func(error) {})
 	if err == nil || !strings.Contains(err.Error(), "did not answer within 200ms") {
 		t.Fatalf("want a 'did not answer within 200ms' error, got %v", err)
@@ -258,7 +259,7 @@ func TestRestrictDBFiles(t *testing.T) {
 // startEmbedded starts kine on SQLite in a temporary dir; its fail func sends to the channel.
 func startEmbedded(t *testing.T) (*Kine, chan error) {
 	t.Helper()
-	k := New(&config.Server{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	k := New(&config.Server{DataDir: t.TempDir()}, testutil.DiscardLogger())
 	failed := make(chan error, 2)
 	if err := k.Start(t.Context(), func(err error) { failed <- err }); err != nil {
 		t.Fatal(err)

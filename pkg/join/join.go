@@ -23,12 +23,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/fsutil"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
 // The ConfigMap in which a server publishes the settings its agents need. Bootstrap tokens
-// and nodes may read it (see pkg/k8s).
+// and nodes may read it (see pkg/server/bootstrap).
 const (
 	ConfigMapNamespace = "kube-system"
 	ConfigMapName      = "edgek-node-config"
@@ -41,11 +42,8 @@ type Cluster struct {
 	// ServerCA verifies the apiserver; ClientCA verifies the apiserver's calls to the
 	// kubelet. Both PEM.
 	ServerCA, ClientCA []byte
-	ClusterCIDR        netip.Prefix
-	ServiceCIDR        netip.Prefix
-	ClusterDNS         netip.Addr
-	ClusterDomain      string
-	FlannelBackend     string
+	// Network is the cluster's (its fields are kept flat in the saved JSON).
+	config.Network
 }
 
 // Data returns the ConfigMap data that publishes c (the server CA is not in it: agents

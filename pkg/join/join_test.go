@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -17,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/pki"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // fakeServer is an HTTPS server with an edgek server's certificates that answers the node
@@ -42,12 +42,14 @@ func newFakeServer(t *testing.T) *fakeServer {
 	}
 	_, secret, _ := pki.ParseToken(token)
 	f := &fakeServer{token: token, ca: read(t, b.ServerCACert), cluster: Cluster{
-		ClientCA:       read(t, b.ClientCACert),
-		ClusterCIDR:    netip.MustParsePrefix("10.42.0.0/16"),
-		ServiceCIDR:    netip.MustParsePrefix("10.43.0.0/16"),
-		ClusterDNS:     netip.MustParseAddr("10.43.0.10"),
-		ClusterDomain:  "cluster.local",
-		FlannelBackend: "vxlan",
+		ClientCA: read(t, b.ClientCACert),
+		Network: config.Network{
+			ClusterCIDR:    netip.MustParsePrefix("10.42.0.0/16"),
+			ServiceCIDR:    netip.MustParsePrefix("10.43.0.0/16"),
+			ClusterDNS:     netip.MustParseAddr("10.43.0.10"),
+			ClusterDomain:  "cluster.local",
+			FlannelBackend: "vxlan",
+		},
 	}}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		byCert := len(r.TLS.PeerCertificates) > 0 && strings.HasPrefix(r.TLS.PeerCertificates[0].Subject.CommonName, "system:node:")
@@ -90,8 +92,6 @@ func read(t *testing.T, path string) []byte {
 	return b
 }
 
-func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func TestFetch(t *testing.T) {
 	f := newFakeServer(t)
 	other := newFakeServer(t)
@@ -123,7 +123,7 @@ func TestFetch(t *testing.T) {
 			if o.ServerURL == "" {
 				o.ServerURL = f.url
 			}
-			o.Log, o.Retry, o.RejectGrace = quiet(), 3*time.Second, 100*time.Millisecond
+			o.Log, o.Retry, o.RejectGrace = testutil.DiscardLogger(), 3*time.Second, 100*time.Millisecond
 			c, err := Fetch(context.Background(), o)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -151,7 +151,7 @@ func TestFetch(t *testing.T) {
 func TestFetchRetriesUnreachableServer(t *testing.T) {
 	f := newFakeServer(t)
 	start := time.Now()
-	_, err := Fetch(context.Background(), Options{ServerURL: "https://127.0.0.1:1", Token: f.token, Log: quiet(), Retry: 1500 * time.Millisecond})
+	_, err := Fetch(context.Background(), Options{ServerURL: "https://127.0.0.1:1", Token: f.token, Log: testutil.DiscardLogger(), Retry: 1500 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "connect to 127.0.0.1:1") {
 		t.Fatalf("Fetch error = %v, want a connection error", err)
 	}

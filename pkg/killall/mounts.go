@@ -136,8 +136,8 @@ func (r *run) cleanMounts(ctx context.Context) {
 	r.removeTree(filepath.Join(r.RunDir, runDirRel((*config.Agent).ContainerdState)))
 	// flannel's dir: subnet.env and net-conf.json.
 	r.removeTree(filepath.Join(r.RunDir, filepath.Dir(runDirRel((*config.Agent).FlannelSubnetFile))))
-	// host-local IPAM's reservations (pkg/agent names <run-dir>/cni/networks by hand).
-	r.removeTree(filepath.Join(r.RunDir, "cni"))
+	// host-local IPAM's reservations.
+	r.removeTree(filepath.Join(r.RunDir, runDirRel((*config.Agent).CNIRunDir)))
 	// The run dir itself, if nothing else is left in it (edgek creates nothing else there).
 	if !r.DryRun {
 		if err := r.sys.Remove(r.RunDir); err != nil && !os.IsNotExist(err) && !errors.Is(err, syscall.ENOTEMPTY) {

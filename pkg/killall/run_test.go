@@ -238,7 +238,7 @@ func TestNewRunRefusesSharedRunDir(t *testing.T) {
 func TestRunDirRel(t *testing.T) {
 	a := &config.Agent{DataDir: "/srv/edgek"}
 	for _, path := range []func(*config.Agent) string{
-		(*config.Agent).ContainerdState, (*config.Agent).ContainerdSocket, (*config.Agent).FlannelSubnetFile,
+		(*config.Agent).ContainerdState, (*config.Agent).ContainerdSocket, (*config.Agent).FlannelSubnetFile, (*config.Agent).CNIRunDir,
 	} {
 		rel := runDirRel(path)
 		if !filepath.IsLocal(rel) || filepath.Join(a.RunDir(), rel) != path(a) {

@@ -183,7 +183,7 @@ func leafSpecs(opts Options, cas map[string]*authority, b *Bundle, serving *Cert
 		{leafSpec{name: "client-admin", ca: client, cn: "system:admin", orgs: masters}, &b.Admin},
 		{leafSpec{name: "client-kube-scheduler", ca: client, cn: "system:kube-scheduler"}, &b.Scheduler},
 		{leafSpec{name: "client-kube-controller-manager", ca: client, cn: "system:kube-controller-manager"}, &b.ControllerManager},
-		// Least privilege: the kubelets' API, bound by pkg/k8s, not cluster-admin.
+		// Least privilege: the kubelets' API, bound by pkg/server/bootstrap, not cluster-admin.
 		{leafSpec{name: "client-kube-apiserver", ca: client, cn: "system:kube-apiserver"}, &b.APIServerKubeletClient},
 		{leafSpec{name: "client-auth-proxy", ca: rh, cn: "system:auth-proxy"}, &b.AuthProxy},
 	}

@@ -66,9 +66,9 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 // NodePorts are the ports of a node's kubelet and kube-proxy.
 func NodePorts() []Port {
 	return []Port{
-		{netip.IPv4Unspecified(), 10250, "the kubelet API"},
+		{netip.IPv4Unspecified(), config.KubeletPort, "the kubelet API"},
 		{loopback, config.KubeletHealthzPort, "the kubelet health check"},
-		{loopback, 10249, "kube-proxy metrics"},
+		{loopback, config.KubeProxyMetricsPort, "kube-proxy metrics"},
 		{loopback, config.KubeProxyHealthzPort, "kube-proxy health check"},
 	}
 }

@@ -2,7 +2,7 @@
 // the apiserver's EncryptionConfiguration, with a secretbox (XSalsa20-Poly1305) key that lives
 // in the server's cred dir and never in the datastore, and the record of which key every
 // existing Secret has been rewritten with. The rewrite itself goes through the apiserver
-// (pkg/k8s). Standard library and YAML only, so that the CLI can read the status.
+// (pkg/server/encryption). Standard library and YAML only, so that the CLI can read the status.
 package secretsenc
 
 import (

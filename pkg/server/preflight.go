@@ -44,7 +44,7 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 			held.Close()
 			return nil, err
 		}
-		if c.Node.ProtectKernelDefaults {
+		if c.ProtectKernelDefaults {
 			if err := preflight.KernelDefaults("/proc/sys"); err != nil {
 				held.Close()
 				return nil, err

@@ -209,12 +209,8 @@ func publishedJoin(c *config.Server, b *pki.Bundle, token string) (bootstrap.Joi
 		return bootstrap.Join{}, fmt.Errorf("client CA: %w", err)
 	}
 	cluster := join.Cluster{
-		ClientCA:       clientCA,
-		ClusterCIDR:    c.ClusterCIDR,
-		ServiceCIDR:    c.ServiceCIDR,
-		ClusterDNS:     c.ClusterDNS,
-		ClusterDomain:  c.ClusterDomain,
-		FlannelBackend: c.Node.FlannelBackend,
+		ClientCA: clientCA,
+		Network:  c.Network,
 	}
 	return bootstrap.Join{BootstrapToken: pki.BootstrapToken(secret), NodeConfig: cluster.Data()}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/edgek-io/edgek/pkg/fsutil"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/fsutil"
 )
 
 const (
@@ -139,7 +139,17 @@ func (c *Containerd) pidFile() string {
 	return filepath.Join(c.agent.ContainerdState(), "containerd.pid")
 }
 
+// errStopping: Stop was called, so spawn started nothing.
+var errStopping = errors.New("containerd is being stopped")
+
+// spawn starts containerd, unless Stop was called: the check and the start are one step
+// under mu, so that Stop never misses a process started during a restart.
 func (c *Containerd) spawn() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopping {
+		return errStopping
+	}
 	logf, err := os.OpenFile(c.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("open containerd log: %w", err)
@@ -157,9 +167,7 @@ func (c *Containerd) spawn() error {
 	}
 	logf.Close()
 	os.WriteFile(c.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600)
-	c.mu.Lock()
 	c.cmd = cmd
-	c.mu.Unlock()
 	c.log.Info("containerd started", "pid", cmd.Process.Pid, "log", c.logFile())
 	return nil
 }
@@ -198,7 +206,9 @@ func (c *Containerd) supervise(fail func(error), started chan<- error) {
 		}
 		c.log.Warn("containerd exited, restarting", "err", err, "log", c.logFile())
 		time.Sleep(time.Second)
-		if err := c.spawn(); err != nil {
+		if err := c.spawn(); errors.Is(err, errStopping) {
+			return
+		} else if err != nil {
 			fail(err)
 			return
 		}

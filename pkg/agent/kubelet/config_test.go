@@ -12,8 +12,9 @@ import (
 
 func agent() *config.Agent {
 	return &config.Agent{
-		DataDir: "/var/lib/edgek", NodeName: "pi-1", NodeIP: netip.MustParseAddr("192.168.1.20"),
-		ClusterDNS: netip.MustParseAddr("10.43.0.10"), ClusterDomain: "cluster.local",
+		DataDir:      "/var/lib/edgek",
+		NodeSettings: config.NodeSettings{NodeName: "pi-1", NodeIP: netip.MustParseAddr("192.168.1.20")},
+		Network:      config.Network{ClusterDNS: netip.MustParseAddr("10.43.0.10"), ClusterDomain: "cluster.local"},
 	}
 }
 

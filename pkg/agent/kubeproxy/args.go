@@ -18,7 +18,7 @@ func Args(a *config.Agent) []string {
 		"cluster-cidr":                      a.ClusterCIDR.String(),
 		"proxy-mode":                        "iptables",
 		"healthz-bind-address":              "127.0.0.1:" + strconv.Itoa(config.KubeProxyHealthzPort),
-		"metrics-bind-address":              "127.0.0.1:10249",
+		"metrics-bind-address":              "127.0.0.1:" + strconv.Itoa(config.KubeProxyMetricsPort),
 		"conntrack-max-per-core":            "0",
 		"conntrack-tcp-timeout-established": "0s",
 		"conntrack-tcp-timeout-close-wait":  "0s",

@@ -12,14 +12,16 @@ import (
 
 func inputs(mod func(*config.Server)) Inputs {
 	c := &config.Server{
-		DataDir:       "/var/lib/edgek",
-		BindAddress:   netip.MustParseAddr("0.0.0.0"),
-		HTTPSPort:     6443,
-		NodeIP:        netip.MustParseAddr("172.31.254.2"),
-		ClusterCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
-		ServiceCIDR:   netip.MustParsePrefix("10.43.0.0/16"),
-		ClusterDNS:    netip.MustParseAddr("10.43.0.10"),
-		ClusterDomain: "cluster.local",
+		DataDir:      "/var/lib/edgek",
+		BindAddress:  netip.MustParseAddr("0.0.0.0"),
+		HTTPSPort:    6443,
+		NodeSettings: config.NodeSettings{NodeIP: netip.MustParseAddr("172.31.254.2")},
+		Network: config.Network{
+			ClusterCIDR:   netip.MustParsePrefix("10.42.0.0/16"),
+			ServiceCIDR:   netip.MustParsePrefix("10.43.0.0/16"),
+			ClusterDNS:    netip.MustParseAddr("10.43.0.10"),
+			ClusterDomain: "cluster.local",
+		},
 	}
 	if mod != nil {
 		mod(c)

@@ -9,23 +9,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/edgek-io/edgek/pkg/config"
-	"github.com/edgek-io/edgek/pkg/secretsenc"
 )
-
-// noArgs refuses positional arguments (urfave/cli takes flags only before them, so a stray
-// word usually means a flag that was not parsed).
-func noArgs(cc *cli.Context) error {
-	if cc.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (flags start with --)", cc.Args().First())
-	}
-	return nil
-}
 
 // tokenCommand is `edgek token create|list|delete|rotate` (kubeadm's and K3s's names).
 func tokenCommand(r Runners) *cli.Command {
 	run := func(op string, fill func(cc *cli.Context, c *config.TokenCommand)) cli.ActionFunc {
 		return func(cc *cli.Context) error {
-			c := config.TokenCommand{Op: op, DataDir: cc.String("data-dir")}
+			c := config.TokenCommand{Op: op, DataDir: cc.String(dataDirFlagName)}
 			if fill != nil {
 				fill(cc, &c)
 			}
@@ -78,30 +68,5 @@ func tokenCommand(r Runners) *cli.Command {
 				}),
 			},
 		},
-	}
-}
-
-// secretsEncryptCommand is `edgek secrets-encrypt status|rotate-keys` (K3s's names).
-func secretsEncryptCommand(r Runners) *cli.Command {
-	return &cli.Command{
-		Name:  "secrets-encrypt",
-		Usage: "secrets encryption at rest (--secrets-encryption on the server)",
-		Subcommands: []*cli.Command{{
-			Name:  "status",
-			Usage: "show whether Secrets are encrypted, the active key's name and whether every Secret uses it",
-			Flags: []cli.Flag{dataDirFlag()},
-			Action: func(cc *cli.Context) error {
-				return secretsenc.In((&config.Server{DataDir: cc.String("data-dir")}).CredDir()).Status(os.Stdout)
-			},
-		}, {
-			Name: "rotate-keys",
-			Usage: "replace the encryption key while the server runs: add a new key, rewrite every Secret " +
-				"with it, remove the old keys (run on the server, as root)",
-			Flags:  []cli.Flag{dataDirFlag()},
-			Before: noArgs,
-			Action: func(cc *cli.Context) error {
-				return r.RotateKeys(cc.Context, cc.String("data-dir"), os.Stdout)
-			},
-		}},
 	}
 }
