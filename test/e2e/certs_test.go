@@ -69,10 +69,14 @@ func TestCertificateRenewal(t *testing.T) {
 	s.waitLog(60*time.Second, `msg="renewing certificate" component=pki name=client-kubelet reason="expires soon"`)
 	reissue(t, filepath.Join(serverTLS, "client-kube-apiserver.crt"), filepath.Join(serverTLS, "client-ca"), soon)
 	s.waitLog(60*time.Second, `msg="renewing certificate" component=pki name=client-kube-apiserver reason="expires soon"`)
+	// The log line comes just before the new file is written (and synced).
 	for _, f := range []string{filepath.Join(nodeTLS, "client-kubelet.crt"), filepath.Join(serverTLS, "client-kube-apiserver.crt")} {
-		if c := readCert(t, f); c.NotAfter.Before(time.Now().Add(300 * 24 * time.Hour)) {
-			t.Errorf("%s expires %s after the renewal", f, c.NotAfter)
-		}
+		eventually(t, 10*time.Second, f+" renewed", func() error {
+			if c := readCert(t, f); c.NotAfter.Before(time.Now().Add(300 * 24 * time.Hour)) {
+				return fmt.Errorf("%s expires %s after the renewal", f, c.NotAfter)
+			}
+			return nil
+		})
 	}
 
 	// The kubelet CA, 20 days from expiry (same key and subject: everything still verifies).
