@@ -32,6 +32,8 @@ DATA_INPUTS := scripts/build-data.sh $(shell find build/tools build/crictl build
 # A GOARCH other than the one the archive was built for forces a rebuild (GOARCH=arm64 or arm,
 # with GOARM=7, cross-compile; see scripts/build-data.sh).
 DATA_ARCH := $(shell $(GO) env GOARCH)
+# Tools the end-to-end suite drives edgek with (test/tools).
+HELM := _build/tools/helm
 DATA_FORCE := $(if $(filter $(DATA_ARCH),$(shell cat pkg/data/assets/data.goarch 2>/dev/null)),,FORCE)
 
 .PHONY: build run test unit e2e bench deps vet fmt clean data release release-ci FORCE
@@ -74,8 +76,12 @@ unit: $(DATA)
 	COREDNS_BIN=$(CURDIR)/build/out/$(DATA_ARCH)/bin/coredns GOFLAGS=-mod=readonly $(GO) -C build/coredns test -count=1 ./...
 	GOFLAGS=-mod=readonly $(GO) -C build/dashboard test -count=1 ./...
 
-e2e: build
-	EDGEK_BIN=$(CURDIR)/bin/edgek $(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
+e2e: build $(HELM)
+	EDGEK_BIN=$(CURDIR)/bin/edgek HELM_BIN=$(CURDIR)/$(HELM) $(GO) test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
+
+# Helm, pinned in the separate module test/tools, for the suite's chart test.
+$(HELM): test/tools/go.mod test/tools/go.sum
+	GOFLAGS='-mod=readonly -trimpath -buildvcs=false' $(GO) -C test/tools build -o $(CURDIR)/$(HELM) helm.sh/helm/v4/cmd/helm
 
 # The whole suite, as CI runs it: static checks, unit tests, the end-to-end suite on this host
 # (in test network namespaces), the release for every arch, and the amd64 VM scenarios on it.

@@ -54,7 +54,7 @@ func render(fsys fs.FS, v Vars) (map[string][]byte, error) {
 }
 
 // Names returns the names of the bundled addons, sorted: the file names without ".yaml"
-// ("coredns", "dashboard"), as --disable takes them.
+// ("coredns", "dashboard", "local-storage"), as --disable takes them.
 func Names() []string {
 	names, _ := fs.Glob(files, "*.yaml") // the pattern is valid
 	for i, n := range names {

@@ -8,6 +8,8 @@
 #     under this memory limit, as on a small board (cgroup v1 hosts)
 #   AGENT_IDLE_SECONDS (60): idle time before measuring an agent that joined the full node (from
 #     a second namespace, joined to the first by a veth pair); 0 skips the agent
+#   SERVER_ARGS (unset): extra flags for every server started, e.g. "--disable local-storage" to
+#     measure what a component costs
 # On cgroup v1 hosts the full node runs in a cgroup of its own (the kubelet's cgroup root
 # included), whose peak and idle memory are reported.
 set -euo pipefail
@@ -15,6 +17,7 @@ BIN=$(readlink -f "${1:-bin/edgek}")
 IDLE=${IDLE_SECONDS:-60}
 NODE_IDLE=${NODE_IDLE_SECONDS:-120}
 AGENT_IDLE=${AGENT_IDLE_SECONDS:-60}
+read -ra server_args <<<"${SERVER_ARGS:-}"
 NS=edgek-bench-$$
 NS2=edgek-bench-a-$$
 WORK=$(mktemp -d /tmp/edgek-bench.XXXXXX)
@@ -94,7 +97,7 @@ start_server() {
   # nsenter directly (not the in_ns function, which would run in a subshell): it execs edgek,
   # so $! is edgek's PID.
   nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/data" --write-kubeconfig "$WORK/kubeconfig.yaml" \
-    --node-ip 172.31.254.2 --disable-agent --config /dev/null >>"$WORK/log" 2>&1 &
+    --node-ip 172.31.254.2 --disable-agent --config /dev/null "${server_args[@]}" >>"$WORK/log" 2>&1 &
   PID=$!
   until [[ -f $TLS/client-admin.key ]] && readyz; do
     kill -0 "$PID" 2>/dev/null || { echo "edgek exited; log:" >&2; tail -20 "$WORK/log" >&2; exit 1; }
@@ -147,7 +150,7 @@ if [[ -d /sys/fs/cgroup/memory ]]; then
 fi
 t0=$(date +%s.%N)
 in_cgroup "$CG" nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
-  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null "${node_args[@]}" >>"$WORK/node.log" 2>&1 &
+  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null "${node_args[@]}" "${server_args[@]}" >>"$WORK/node.log" 2>&1 &
 PID=$!
 until [[ -f $WORK/node-kubeconfig.yaml ]] && kubectl get --raw /readyz >/dev/null 2>&1; do
   kill -0 "$PID" 2>/dev/null || { echo "edgek exited; log:" >&2; tail -20 "$WORK/node.log" >&2; exit 1; }
@@ -175,6 +178,39 @@ until [[ -n $addons_ready ]]; do
   fi
   sleep 0.2
 done
+# Local storage: a claim and a pod using it, created together (the claim binds once the pod is
+# scheduled: WaitForFirstConsumer). ServiceLB: a LoadBalancer Service until it has its address.
+# Each kubectl call takes ~0.1 s, the resolution of these two rows.
+pvc_bound="(local-storage disabled)"
+pvc_pod="(local-storage disabled)"
+if kubectl get storageclass local-path >/dev/null 2>&1; then
+  t1=$(date +%s.%N)
+  kubectl apply -f - >/dev/null <<'EOF2'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: bench-data, namespace: default}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: bench-data, namespace: default}
+spec:
+  containers:
+  - {name: pause, image: docker.io/edgek/pause:3.10, imagePullPolicy: Never, volumeMounts: [{name: data, mountPath: /data}]}
+  volumes: [{name: data, persistentVolumeClaim: {claimName: bench-data}}]
+EOF2
+  until [[ $(kubectl get pvc bench-data -o 'jsonpath={.status.phase}' 2>/dev/null) == Bound ]]; do sleep 0.05; done
+  pvc_bound=$(since "$t1")
+  until [[ $(kubectl get pod bench-data -o 'jsonpath={.status.phase}' 2>/dev/null) == Running ]]; do sleep 0.05; done
+  pvc_pod=$(since "$t1")
+fi
+lb_ready="(servicelb disabled)"
+if [[ ${SERVER_ARGS:-} != *servicelb* ]]; then
+  t1=$(date +%s.%N)
+  kubectl create service loadbalancer bench-lb --tcp=8099:8099 >/dev/null
+  until [[ -n $(kubectl get svc bench-lb -o 'jsonpath={.status.loadBalancer.ingress[0].ip}' 2>/dev/null) ]]; do sleep 0.05; done
+  lb_ready=$(since "$t1")
+fi
 sleep "$NODE_IDLE"
 # pod_mem NS SELECTOR prints "rss_mib pss_mib" summed over every process of the pod (its
 # containers and its pause container), found through the pod's memory cgroup.
@@ -268,12 +304,14 @@ cat <<EOF2
 | full node: start to node Ready, fresh data dir | ${node_ready} s |
 | full node: start to first user pod Running | ${pod_running} s |
 | full node: start to all addon pods (CoreDNS, dashboard) Ready | ${addons_ready} s |
+| local storage: claim and pod created → claim Bound / pod Running | ${pvc_bound} / ${pvc_pod} s |
+| ServiceLB: LoadBalancer Service created → has its address | ${lb_ready} s |
 | CoreDNS pod (all its processes, pause included): RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
 | dashboard pod (all its processes, pause included): RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
 | full node: edgek RSS / PSS after ${NODE_IDLE} s idle | ${node_rss} / ${node_pss} MiB |
 | full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes; pods excluded) | ${pss_sum} MiB |
 | full node: edgek idle CPU over 60 s | ${node_cpu} % of one core |
-| full node, whole cgroup (edgek, containerd, shims, CoreDNS, dashboard, 1 pod) | ${node_cg} |
+| full node, whole cgroup (edgek, containerd, shims, CoreDNS, dashboard, 1 or 2 pods) | ${node_cg} |
 ${agent_rows}
 | SQLite data dir after start | $((db / 1024)) MiB |
 | binary size | $((size / 1024 / 1024)) MiB |

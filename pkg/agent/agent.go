@@ -59,6 +59,7 @@ func Components(o Options) ([]daemon.Component, error) {
 		n.flannel(),
 		n.serviceRoute(),
 		n.kubeProxy(),
+		n.localStorage(),
 	}
 	if o.Agent.Joins() {
 		comps = append(comps, n.certificates())

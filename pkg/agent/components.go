@@ -16,6 +16,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/localstorage"
 	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
@@ -84,6 +85,20 @@ func (n *node) kubeProxy() daemon.Component {
 			return upstream.WaitHealthy(ctx, healthz(config.KubeProxyHealthzPort), "", nil)
 		},
 	}
+}
+
+// localStorage keeps the directories of the local-path volumes pinned to this node
+// (pkg/localstorage), with the node's credentials.
+func (n *node) localStorage() daemon.Component {
+	a := n.agent
+	return &daemon.Upstream{ComponentName: "local-storage", Prepare: func(context.Context) (func(context.Context) error, error) {
+		client, err := k8s.Client(a.Kubeconfig("kubelet"))
+		if err != nil {
+			return nil, err
+		}
+		s := &localstorage.Node{Client: client, NodeName: a.NodeName, Dir: a.LocalStorageDir(), Log: n.log.With("component", "local-storage")}
+		return s.Run, nil
+	}}
 }
 
 // certificates, on a joined node: the kubelet renews its own certificates, and this renews

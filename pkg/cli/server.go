@@ -31,7 +31,7 @@ func serverCommand(ctx context.Context, stderr io.Writer, r Runners) *cli.Comman
 			}
 			c, err := serverConfig(cc, s)
 			if err == nil {
-				err = c.Validate(manifests.Names())
+				err = c.Validate(append(manifests.Names(), config.ServiceLB))
 			}
 			if err != nil {
 				return fmt.Errorf("invalid configuration: %w", err)
@@ -88,7 +88,7 @@ func serverSettings() settings[config.Server] {
 			return nil
 		}},
 		boolSetting("disable-agent", "run only the control plane", func(s *c) *bool { return &s.DisableAgent }),
-		stringsSetting("disable", "bundled addon not to deploy, removed if deployed: coredns, dashboard (repeatable or comma-separated)", func(s *c) *[]string { return &s.Disable }),
+		stringsSetting("disable", "bundled addon not to deploy, removed if deployed: coredns, dashboard, local-storage, servicelb (repeatable or comma-separated)", func(s *c) *[]string { return &s.Disable }),
 		stringSetting("audit-log", "", "write the apiserver's audit log to this file (policy: <data-dir>/server/etc/audit-policy.yaml, made if missing)", func(s *c) *string { return &s.AuditLog }),
 		boolSetting("secrets-encryption", "encrypt Secrets at rest in the datastore (the key stays in <data-dir>/server/cred)", func(s *c) *bool { return &s.SecretsEncryption }),
 		stringSetting("pod-security", "", "Pod Security Standard enforced in every namespace but kube-system: privileged, baseline or restricted (default: none, as Kubernetes)", func(s *c) *string { return &s.PodSecurity }),

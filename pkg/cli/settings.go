@@ -146,6 +146,7 @@ func nodeSettings() settings[config.NodeSettings] {
 		stringsSetting("node-taint", "taint for this node as key=value:Effect (repeatable)", func(s *n) *[]string { return &s.NodeTaints }),
 		stringSetting("private-registry", config.DefaultRegistriesFile, "registries.yaml with mirrors, credentials and TLS for registries (K3s format)", func(s *n) *string { return &s.PrivateRegistry }),
 		stringSetting("resolv-conf", "", "resolv.conf that pods inherit (default: /etc/resolv.conf, or systemd-resolved's upstream list)", func(s *n) *string { return &s.ResolvConf }),
+		stringSetting("default-local-storage-path", "", "directory of this node's local-path volumes (default: <data-dir>/storage)", func(s *n) *string { return &s.LocalStoragePath }),
 		boolSetting("protect-kernel-defaults", "refuse to start if the kernel settings differ from the kubelet's, instead of changing them", func(s *n) *bool { return &s.ProtectKernelDefaults }),
 	}
 }

@@ -164,6 +164,15 @@ func (a *Agent) CNIRunDir() string { return filepath.Join(a.RunDir(), "cni") }
 // IPAMDir holds host-local's pod IP reservations, one directory per network.
 func (a *Agent) IPAMDir() string { return filepath.Join(a.CNIRunDir(), "networks") }
 
+// LocalStorageDir holds the node's local-path volumes: --default-local-storage-path, else
+// <data-dir>/storage.
+func (a *Agent) LocalStorageDir() string {
+	if a.LocalStoragePath != "" {
+		return filepath.Clean(a.LocalStoragePath)
+	}
+	return filepath.Join(a.DataDir, "storage")
+}
+
 // FlannelSubnetFile is where flannel records this node's subnet and MTU.
 func (a *Agent) FlannelSubnetFile() string {
 	return filepath.Join(a.RunDir(), "flannel", "subnet.env")

@@ -33,6 +33,10 @@ const (
 	maxUnixSocketPathBytes = 107
 )
 
+// ServiceLB is the name of the addon that edgek runs in process, with no bundled manifest
+// (pkg/servicelb); --disable takes it besides the bundled manifests' names.
+const ServiceLB = "servicelb"
+
 // Server is the configuration of `edgek server`.
 type Server struct {
 	// DataDir holds all state: datastore, certificates, token. Default /var/lib/edgek.
@@ -62,7 +66,7 @@ type Server struct {
 	WriteKubeconfigMode os.FileMode
 	// DisableAgent runs only the control plane. Default false.
 	DisableAgent bool
-	// Disable lists bundled addons (coredns, dashboard) not to deploy; deployed ones are removed.
+	// Disable lists bundled addons (coredns, dashboard, local-storage) not to deploy; deployed ones are removed.
 	Disable []string
 	// AuditLog, if set, is the file the apiserver writes its audit log to (policy:
 	// AuditPolicyFile, written with edgek's default if missing). Default: no audit log.
@@ -117,6 +121,9 @@ type NodeSettings struct {
 	// ProtectKernelDefaults makes the kubelet refuse kernel settings other than its own
 	// instead of changing them (checked before start). Default false.
 	ProtectKernelDefaults bool
+	// LocalStoragePath is where the node keeps local-path volumes (pkg/localstorage).
+	// Default "": <data-dir>/storage (see Agent.LocalStorageDir).
+	LocalStoragePath string
 }
 
 // Validate checks the node settings.
@@ -131,6 +138,9 @@ func (n NodeSettings) Validate() error {
 		if k, effect, ok := strings.Cut(t, ":"); !ok || k == "" || (effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute") {
 			errs = append(errs, fmt.Errorf("--node-taint %q must look like key=value:NoSchedule (effects: NoSchedule, PreferNoSchedule, NoExecute)", t))
 		}
+	}
+	if n.LocalStoragePath != "" && !filepath.IsAbs(n.LocalStoragePath) {
+		errs = append(errs, fmt.Errorf("--default-local-storage-path %q must be an absolute path", n.LocalStoragePath))
 	}
 	for _, l := range n.NodeLabels {
 		if k, _, ok := strings.Cut(l, "="); !ok || k == "" {

@@ -11,6 +11,9 @@ const (
 	// KubeProxyHealthzPort is kube-proxy's health endpoint (--healthz-bind-address): edgek
 	// waits on it for kube-proxy to be ready, and checks it is free before starting.
 	KubeProxyHealthzPort = 10256
+	// FlannelVXLANPort is the UDP port of flannel's VXLAN traffic between nodes (flannel's
+	// default, on every address).
+	FlannelVXLANPort = 8472
 	// KubeProxyMetricsPort is kube-proxy's metrics endpoint (--metrics-bind-address).
 	KubeProxyMetricsPort = 10249
 )

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -21,11 +22,13 @@ import (
 	"github.com/edgek-io/edgek/pkg/deploy"
 	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
+	"github.com/edgek-io/edgek/pkg/localstorage"
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/secretsenc"
 	"github.com/edgek-io/edgek/pkg/server/bootstrap"
 	"github.com/edgek-io/edgek/pkg/server/encryption"
+	"github.com/edgek-io/edgek/pkg/servicelb"
 )
 
 // Run runs a server until ctx ends or a component fails. c must be validated.
@@ -75,6 +78,16 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		nodeIdentity(c, log),
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
+	}
+	if !slices.Contains(c.Disable, "local-storage") {
+		provisioner, err := localStorage(ctx, c, log)
+		if err != nil {
+			return err
+		}
+		comps = append(comps, provisioner)
+	}
+	if !slices.Contains(c.Disable, config.ServiceLB) {
+		comps = append(comps, serviceLB(c, log))
 	}
 	if !c.DisableAgent {
 		node, err := agent.Components(agent.Options{Agent: nodeCfg, ServerTLS: bundle, Log: log})
@@ -250,9 +263,41 @@ func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error)
 		Dir:        c.ManifestsDir(),
 		Kubeconfig: c.Kubeconfig("admin"),
 		Bundled:    bundled,
-		Disabled:   c.Disable,
+		Disabled:   slices.DeleteFunc(slices.Clone(c.Disable), func(name string) bool { return name == config.ServiceLB }), // in process, no manifest
 		Log:        log.With("component", "deploy"),
 	}), nil
+}
+
+// localStorage provisions the volumes of the bundled local-path StorageClass
+// (pkg/localstorage); the nodes make and remove their directories. Its controller is built
+// here, before any component runs (see localstorage.Provisioner.Controller).
+func localStorage(ctx context.Context, c *config.Server, log *slog.Logger) (daemon.Component, error) {
+	client, err := k8s.Client(c.Kubeconfig("admin"))
+	if err != nil {
+		return nil, fmt.Errorf("local-path provisioner: %w", err)
+	}
+	p := &localstorage.Provisioner{Client: client, Log: log.With("component", "local-path-provisioner")}
+	pc := p.Controller(ctx)
+	return &daemon.Upstream{ComponentName: "local-path-provisioner", Prepare: func(context.Context) (func(context.Context) error, error) {
+		return func(ctx context.Context) error { pc.Run(ctx); return nil }, nil
+	}}, nil
+}
+
+// serviceLB gives LoadBalancer Services the nodes' addresses (pkg/servicelb); the ports
+// edgek serves on every node are not given to one.
+func serviceLB(c *config.Server, log *slog.Logger) daemon.Component {
+	return &daemon.Upstream{ComponentName: config.ServiceLB, Prepare: func(context.Context) (func(context.Context) error, error) {
+		client, err := k8s.Client(c.Kubeconfig("admin"))
+		if err != nil {
+			return nil, err
+		}
+		lb := &servicelb.Controller{Client: client, Log: log.With("component", config.ServiceLB), Reserved: []servicelb.Port{
+			{Protocol: "TCP", Port: int32(c.HTTPSPort), What: "the apiserver"},
+			{Protocol: "TCP", Port: config.KubeletPort, What: "the kubelet"},
+			{Protocol: "UDP", Port: config.FlannelVXLANPort, What: "flannel VXLAN"},
+		}}
+		return lb.Run, nil
+	}}
 }
 
 // nodeIdentity judges the certificates joining agents request (pkg/nodeidentity): the

@@ -56,8 +56,10 @@ func TestAddons(t *testing.T) {
 	checkUserManifests(t, s)
 	s.stop()
 
-	// --disable dashboard removes the bundled addon that was deployed.
-	s.args = append(s.args, "--disable", "dashboard")
+	// --disable dashboard,local-storage removes the bundled addons that were deployed, and
+	// the server no longer runs the provisioner; --disable servicelb (in process, no
+	// manifest) stops the LoadBalancer controller.
+	s.args = append(s.args, "--disable", "dashboard", "--disable", "local-storage,servicelb")
 	s.start()
 	eventually(t, 60*time.Second, "dashboard removed", func() error {
 		out, _ := s.kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=edgek-dashboard", "-o", "name")
@@ -71,9 +73,9 @@ func TestAddons(t *testing.T) {
 	}
 	// Everything else the addon made goes too (its namespace holds the ServiceAccount and
 	// Service), and so does its Addon record.
-	eventually(t, 90*time.Second, "the dashboard's namespace and Addon removed", func() error {
+	eventually(t, 90*time.Second, "the dashboard's namespace, the local-path StorageClass and their Addons removed", func() error {
 		var left []string
-		for _, obj := range [][]string{{"namespace", "edgek-dashboard"}, {"addon", "dashboard"}} {
+		for _, obj := range [][]string{{"namespace", "edgek-dashboard"}, {"addon", "dashboard"}, {"storageclass", "local-path"}, {"addon", "local-storage"}} {
 			out, err := s.kubectl(append([]string{"get", "--ignore-not-found"}, obj...)...)
 			if err != nil || strings.TrimSpace(out) != "" {
 				left = append(left, fmt.Sprintf("%s: %q %v", obj[0], out, err))
@@ -84,6 +86,14 @@ func TestAddons(t *testing.T) {
 		}
 		return nil
 	})
+	// The node's half runs (volumes made before stay managed), the server's provisioner not.
+	log := readFile(t, s.logPath)
+	if !strings.Contains(log, `msg="component ready" component=local-storage `) || strings.Contains(log, `component=local-path-provisioner`) {
+		t.Error("with --disable local-storage: want the node's local-storage component and no local-path-provisioner")
+	}
+	if strings.Contains(log, `component=servicelb`) || strings.Contains(log, "not a bundled addon") {
+		t.Error("with --disable servicelb: the servicelb component ran, or the addon deployer warned about the name")
+	}
 	s.stop()
 }
 

@@ -173,6 +173,8 @@ func testJoin(t *testing.T, backend string) {
 	if out := csrs("kubernetes.io/kubelet-serving"); !strings.Contains(out, "system:node:agent Approved") {
 		t.Errorf("the agent's kubelet serving certificate was not approved: %q", out)
 	}
+	checkLocalStorageOnAgent(t, s, a)
+	checkServiceLB(t, nsServer, nsAgent, s, webBin, pods)
 	a.stop()
 	// As the kubelet keeps it (a file and the -current link to it), for the names and
 	// addresses it would request: the kubelet serves it as long as it is valid.

@@ -116,8 +116,10 @@ func TestNode(t *testing.T) {
 	checkPortForward(t, s, pods[0], webBin)
 	checkRuntimeTools(t, s)
 	checkContainerdRestarts(t, s, pods[0])
+	vols := checkLocalStorage(t, s)
 
 	checkRestartKeepsContainers(t, s, ips[0], webBin)
+	vols.checkAfterRestart(t)
 
 	s.mustKubectl("delete", "pod", pods[0], "--wait=false")
 	eventually(t, 90*time.Second, "deleted pod replaced", func() error {
@@ -310,6 +312,10 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
 		getFromNode(t, ns, webBin, target)
 	}
+	// A LoadBalancer Service answers at the node's address from another host of the LAN.
+	s.mustApply(lbService("web-lb", 8081, "Cluster", ""))
+	waitIngress(t, s, "default", "web-lb", nodeIP)
+	getFromHost(t, lanHost(t, ns, "172.31.254.5"), webBin, "http://"+nodeIP+":8081/", "")
 	// Cluster DNS works without a default route too (a known K3s pain).
 	eventually(t, 180*time.Second, "CoreDNS Ready", func() error {
 		_, err := s.kubectl("wait", "-n", "kube-system", "--for=condition=Ready", "pod", "-l", "k8s-app=kube-dns", "--timeout=5s")

@@ -35,6 +35,7 @@ const managedBy = "edgek"
 
 // Apply sets up (with server-side apply, so it is idempotent) what edgek's nodes need beyond
 // Kubernetes' defaults:
+//   - nodes read PersistentVolumes, to keep the directories of local-path volumes;
 //   - flannel runs with the kubelet's credentials and watches every Node (the Node
 //     authorizer only lets a node read its own); it keeps them because it annotates its own
 //     Node, which NodeRestriction confines for node credentials and RBAC could not;
@@ -65,16 +66,24 @@ func Apply(ctx context.Context, cs kubernetes.Interface, j Join) error {
 		}
 		return nil
 	}
-	flannel := rbacapply.ClusterRole("edgek:flannel").WithLabels(label).WithRules(
-		rbacapply.PolicyRule().WithAPIGroups("").WithResources("nodes").WithVerbs("get", "list", "watch"))
-	if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, flannel, opts); err != nil {
-		return fmt.Errorf("apply ClusterRole edgek:flannel: %w", err)
+	for _, r := range []*rbacapply.ClusterRoleApplyConfiguration{
+		rbacapply.ClusterRole("edgek:flannel").WithLabels(label).WithRules(
+			rbacapply.PolicyRule().WithAPIGroups("").WithResources("nodes").WithVerbs("get", "list", "watch")),
+		// Each node watches the local-path volumes pinned to it, to make and remove their
+		// directories (pkg/localstorage); PersistentVolumes hold no secrets.
+		rbacapply.ClusterRole("edgek:local-storage-node").WithLabels(label).WithRules(
+			rbacapply.PolicyRule().WithAPIGroups("").WithResources("persistentvolumes").WithVerbs("get", "list", "watch")),
+	} {
+		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, r, opts); err != nil {
+			return fmt.Errorf("apply ClusterRole %s: %w", *r.Name, err)
+		}
 	}
 	for _, b := range []struct {
 		name, role string
 		subject    *rbacapply.SubjectApplyConfiguration
 	}{
 		{"edgek:flannel", "edgek:flannel", group("system:nodes")},
+		{"edgek:local-storage-node", "edgek:local-storage-node", group("system:nodes")},
 		{"edgek:node-bootstrapper", "system:node-bootstrapper", group(join.BootstrapGroup)},
 		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", group("system:nodes")},
 		// The apiserver's client certificate for kubelets (logs, exec, port-forward) is in no

@@ -1,7 +1,7 @@
 // Command webserver is the workload of edgek's end-to-end tests: a static HTTP server that
 // answers with its hostname, plus the few client tools tests need inside pods and network
 // namespaces: `webserver get URL`, `webserver lookup NAME`, `webserver cert ADDR` (the served
-// certificate's expiry), and `webserver dns ADDR RECORDS` (a tiny authoritative DNS responder
+// certificate's expiry), `webserver write FILE TEXT` and `webserver cat FILE` (volumes), and `webserver dns ADDR RECORDS` (a tiny authoritative DNS responder
 // standing in for the node's resolver).
 package main
 
@@ -24,6 +24,10 @@ func main() {
 		os.Exit(cert(os.Args[2]))
 	case len(os.Args) == 3 && os.Args[1] == "lookup":
 		os.Exit(lookup(os.Args[2]))
+	case len(os.Args) == 4 && os.Args[1] == "write":
+		os.Exit(write(os.Args[2], os.Args[3]))
+	case len(os.Args) == 3 && os.Args[1] == "cat":
+		os.Exit(cat(os.Args[2]))
 	case len(os.Args) == 4 && os.Args[1] == "dns":
 		log.Fatal(serveDNS(os.Args[2], os.Args[3]))
 	}
@@ -66,5 +70,25 @@ func cert(addr string) int {
 	defer conn.Close()
 	leaf := conn.ConnectionState().PeerCertificates[0]
 	fmt.Println(leaf.NotAfter.UTC().Format(time.RFC3339), leaf.Subject.CommonName)
+	return 0
+}
+
+// write puts text into file (in a volume), as the pod's user.
+func write(file, text string) int {
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// cat prints file.
+func cat(file string) int {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	os.Stdout.Write(data)
 	return 0
 }
