@@ -5,7 +5,7 @@
 //
 // Rules (K3s's): a port (with its protocol) belongs to the oldest LoadBalancer Service that
 // asks for it; a later one stays pending, with a Warning Event naming the owner, until the
-// port is free. When some node carries EnableLabel=true, only those nodes serve; with
+// port is free. edgek's own ports and every Service's NodePorts are taken too. When some node carries EnableLabel=true, only those nodes serve; with
 // externalTrafficPolicy: Local, only the nodes running one of the Service's ready endpoints.
 // Services with a spec.loadBalancerClass are another controller's.
 package servicelb
@@ -138,9 +138,19 @@ func (c *Controller) sync(ctx context.Context) error {
 		}
 		return cmp.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
-	owner := map[string]string{}
+	owner := map[string]owned{}
 	for _, r := range c.Reserved {
-		owner[portKey(r.Protocol, r.Port)] = r.What
+		owner[portKey(r.Protocol, r.Port)] = owned{what: r.What}
+	}
+	// A NodePort answers on every node address too, and kube-proxy matches a LoadBalancer's
+	// address and port first: a LoadBalancer port must not shadow another Service's NodePort.
+	for _, s := range all {
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 {
+				key := s.Namespace + "/" + s.Name
+				owner[portKey(p.Protocol, p.NodePort)] = owned{service: key, what: "the NodePort of Service " + key}
+			}
+		}
 	}
 	serving := servingNodes(nodes)
 	var errs []error
@@ -176,16 +186,22 @@ func (c *Controller) sync(ctx context.Context) error {
 
 func portKey(p v1.Protocol, port int32) string { return fmt.Sprintf("%d/%s", port, p) }
 
+// owned is who holds a port on the nodes: a Service (by namespace/name), or edgek.
+type owned struct {
+	service string
+	what    string
+}
+
 // claimPorts takes s's ports in owner, or returns why it cannot (all or none).
-func claimPorts(s *v1.Service, owner map[string]string) string {
+func claimPorts(s *v1.Service, owner map[string]owned) string {
 	key := s.Namespace + "/" + s.Name
 	for _, p := range s.Spec.Ports {
-		if o, taken := owner[portKey(p.Protocol, p.Port)]; taken && o != key {
-			return fmt.Sprintf("port %s is taken by %s", portKey(p.Protocol, p.Port), o)
+		if o, taken := owner[portKey(p.Protocol, p.Port)]; taken && o.service != key {
+			return fmt.Sprintf("port %s is taken by %s", portKey(p.Protocol, p.Port), o.what)
 		}
 	}
 	for _, p := range s.Spec.Ports {
-		owner[portKey(p.Protocol, p.Port)] = "Service " + key
+		owner[portKey(p.Protocol, p.Port)] = owned{service: key, what: "Service " + key}
 	}
 	return ""
 }

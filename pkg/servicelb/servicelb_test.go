@@ -48,12 +48,19 @@ func TestController(t *testing.T) {
 	other := "other.example/lb"
 	classy := lb("classy", time.Hour, 81, v1.ServiceExternalTrafficPolicyCluster)
 	classy.Spec.LoadBalancerClass = &other
+	nodePort := &v1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"}, Spec: v1.ServiceSpec{
+		Type: v1.ServiceTypeNodePort, Ports: []v1.ServicePort{{Protocol: v1.ProtocolTCP, Port: 80, NodePort: 30080}},
+	}}
+	// A LoadBalancer whose port is its own NodePort is fine.
+	own := lb("own", time.Hour, 31000, v1.ServiceExternalTrafficPolicyCluster)
+	own.Spec.Ports[0].NodePort = 31000
 	cs := fake.NewClientset(
 		node("server", "192.168.1.10", true, nil), node("agent", "192.168.1.11", true, nil), node("down", "192.168.1.12", false, nil),
 		lb("first", 2*time.Hour, 80, v1.ServiceExternalTrafficPolicyCluster),
 		lb("second", time.Hour, 80, v1.ServiceExternalTrafficPolicyCluster),
 		lb("api", time.Hour, 6443, v1.ServiceExternalTrafficPolicyCluster),
-		classy,
+		lb("shadow", time.Hour, 30080, v1.ServiceExternalTrafficPolicyCluster),
+		classy, nodePort, own,
 	)
 	c := &Controller{Client: cs, Log: testutil.DiscardLogger(), Reserved: []Port{{Protocol: v1.ProtocolTCP, Port: 6443, What: "the apiserver"}}}
 	done := make(chan error, 1)
@@ -81,6 +88,8 @@ func TestController(t *testing.T) {
 	wait("second", "")
 	wait("api", "")
 	wait("classy", "")
+	wait("shadow", "")
+	wait("own", "192.168.1.10,192.168.1.11")
 	events := func() string {
 		list, _ := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{})
 		var out []string
@@ -92,7 +101,8 @@ func TestController(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(events(), "second: PortInUse: port 80/TCP is taken by Service default/first") ||
-		!strings.Contains(events(), "api: PortInUse: port 6443/TCP is taken by the apiserver") {
+		!strings.Contains(events(), "api: PortInUse: port 6443/TCP is taken by the apiserver") ||
+		!strings.Contains(events(), "shadow: PortInUse: port 30080/TCP is taken by the NodePort of Service default/web") {
 		if time.Now().After(deadline) {
 			t.Fatalf("events:\n%s", events())
 		}

@@ -41,6 +41,15 @@ func TestServer(t *testing.T) {
 		eventually(t, 10*time.Minute, "web pod Ready", func() error { _, err := webPod(v); return err })
 		checkServiceByName(t, v, 5*time.Minute)
 	})
+	s.do("volume and LoadBalancer", func() {
+		v.must(t, 2*time.Minute, "cat <<'EOF' | "+kubectl+" apply -f -\n"+dataManifest+"EOF")
+		eventually(t, 10*time.Minute, "the data pod writes to its volume", func() error {
+			_, err := v.run(2*time.Minute, kubectl+" exec deploy/data -- /webserver write /data/f kept")
+			return err
+		})
+		checkData(t, v, 2*time.Minute)
+		checkLoadBalancer(t, v, 5*time.Minute)
+	})
 	s.do("systemd cgroup driver", func() { checkSystemdCgroups(t, v) })
 	s.do("PSS", func() { measurePSS(t, v, "edgek") })
 	if testing.Short() {
@@ -71,6 +80,8 @@ func TestServer(t *testing.T) {
 		waitNodes(t, v, 1, ready)
 		waitDefaultPods(t, v, ready)
 		checkServiceByName(t, v, 10*time.Minute)
+		checkData(t, v, ready)
+		checkLoadBalancer(t, v, 10*time.Minute)
 	})
 	if guestArch == runtime.GOARCH || os.Getenv("EDGEK_UPGRADE_BIN") != "" {
 		s.do("upgrade", func() { checkUpgrade(t, v, rel, f.version, ready) })
@@ -80,6 +91,64 @@ func TestServer(t *testing.T) {
 	s.do("uninstall", func() {
 		t.Log(v.must(t, 10*time.Minute, "/usr/local/bin/edgek-uninstall.sh 2>&1"))
 		checkNothingLeft(t, v)
+	})
+}
+
+// dataManifest is a pod whose data lives on a claim of the default StorageClass (local-path),
+// as a user other than root, behind a LoadBalancer Service (ServiceLB).
+var dataManifest = `apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 16Mi}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: data, namespace: default}
+spec:
+  replicas: 1
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: data}}
+  template:
+    metadata: {labels: {app: data}}
+    spec:
+      securityContext: {runAsUser: 1000, runAsGroup: 1000}
+` + webContainers(6) + `        volumeMounts: [{name: data, mountPath: /data}]
+      volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: data, namespace: default}
+spec:
+  type: LoadBalancer
+  selector: {app: data}
+  ports: [{port: 8088, targetPort: 8080}]
+`
+
+// checkData reads back what the data pod wrote to its volume (once its pod is Ready again).
+func checkData(t *testing.T, v *vm, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "the data pod reads its volume", func() error {
+		out, err := v.run(2*time.Minute, kubectl+" exec deploy/data -- /webserver cat /data/f")
+		if err != nil || strings.TrimSpace(out) != "kept" {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
+}
+
+// checkLoadBalancer fetches the data Service at the address ServiceLB gave it: the node's.
+func checkLoadBalancer(t *testing.T, v *vm, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, "the LoadBalancer Service answers at the node's address", func() error {
+		out, err := v.run(time.Minute, `ip=$(`+kubectl+` get svc data -o jsonpath='{.status.loadBalancer.ingress[0].ip}') && `+
+			`test "$ip" = "$(`+kubectl+` get nodes -o jsonpath='{.items[0].status.addresses[?(@.type=="InternalIP")].address}')" && `+
+			`curl -sf --max-time 5 "http://$ip:8088/"`)
+		if err != nil || !strings.HasPrefix(out, "data-") {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
 	})
 }
 
