@@ -150,7 +150,8 @@ if [[ -d /sys/fs/cgroup/memory ]]; then
 fi
 t0=$(date +%s.%N)
 in_cgroup "$CG" nsenter --net=/run/netns/"$NS" "$BIN" server --data-dir "$WORK/node" --write-kubeconfig "$WORK/node-kubeconfig.yaml" \
-  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null "${node_args[@]}" "${server_args[@]}" >>"$WORK/node.log" 2>&1 &
+  --node-ip 172.31.254.2 --resolv-conf "$WORK/resolv.conf" --config /dev/null --kube-apiserver-arg profiling=true \
+  "${node_args[@]}" "${server_args[@]}" >>"$WORK/node.log" 2>&1 &
 PID=$!
 until [[ -f $WORK/node-kubeconfig.yaml ]] && kubectl get --raw /readyz >/dev/null 2>&1; do
   kill -0 "$PID" 2>/dev/null || { echo "edgek exited; log:" >&2; tail -20 "$WORK/node.log" >&2; exit 1; }
@@ -246,6 +247,14 @@ if [[ -n $MEMCG ]]; then
   limit=${MEMORY_LIMIT:-none}
   node_cg="peak ${peak} MiB; idle ${now} MiB (${rss_now} MiB anonymous, the rest page cache); limit ${limit}"
 fi
+# The Go heap of the whole process, through the apiserver's pprof (profiling=true above): the
+# live heap right after a GC, and what the runtime holds idle and has already returned to the
+# kernel. RSS swings by hundreds of MiB with the latter (Go's scavenger returns the start-up
+# peak slowly), the live heap does not: compare components by it (docs/BENCHMARKS.md).
+NTLS=$WORK/node/server/tls
+heap=$(in_ns curl -sf --max-time 30 --cacert "$NTLS/server-ca.crt" --cert "$NTLS/client-admin.crt" --key "$NTLS/client-admin.key" \
+  "https://127.0.0.1:6443/debug/pprof/heap?gc=1&debug=1" |
+  awk '/^# HeapAlloc =/ {a=$4} /^# HeapIdle =/ {i=$4} /^# HeapReleased =/ {r=$4} END {printf "%.0f / %.0f / %.0f MiB\n", a/1048576, i/1048576, r/1048576}')
 c1=$(awk '{print $14+$15}' "/proc/$PID/stat")
 sleep 60
 c2=$(awk '{print $14+$15}' "/proc/$PID/stat")
@@ -309,6 +318,7 @@ cat <<EOF2
 | CoreDNS pod (all its processes, pause included): RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
 | dashboard pod (all its processes, pause included): RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
 | full node: edgek RSS / PSS after ${NODE_IDLE} s idle | ${node_rss} / ${node_pss} MiB |
+| full node: edgek Go heap: live after GC / idle / idle returned to the kernel | ${heap} |
 | full node: summed PSS of edgek + containerd + shims (${#pids[@]} processes; pods excluded) | ${pss_sum} MiB |
 | full node: edgek idle CPU over 60 s | ${node_cpu} % of one core |
 | full node, whole cgroup (edgek, containerd, shims, CoreDNS, dashboard, 1 or 2 pods) | ${node_cg} |
