@@ -206,7 +206,9 @@ EOF2
   pvc_pod=$(since "$t1")
 fi
 lb_ready="(servicelb disabled)"
-if [[ ${SERVER_ARGS:-} != *servicelb* ]]; then
+# The node's log says whether ServiceLB runs (it is off with --disable servicelb, in a flag or
+# in a config file).
+if grep -q 'msg="component ready" component=servicelb ' "$WORK/node.log"; then
   t1=$(date +%s.%N)
   kubectl create service loadbalancer bench-lb --tcp=8099:8099 >/dev/null
   until [[ -n $(kubectl get svc bench-lb -o 'jsonpath={.status.loadBalancer.ingress[0].ip}' 2>/dev/null) ]]; do sleep 0.05; done

@@ -32,6 +32,10 @@ func Run(ctx context.Context, a *config.Agent, log *slog.Logger) error {
 	}
 	defer lock.Close()
 	if err := joinServer(ctx, a, log); err != nil {
+		if ctx.Err() != nil { // stopped while joining: not a failure
+			log.Info("shutting down during the join", "reason", context.Cause(ctx))
+			return nil
+		}
 		return err
 	}
 	comps, err := Components(Options{Agent: a, Log: log})

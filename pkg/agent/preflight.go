@@ -10,7 +10,7 @@ import (
 
 // checkPreflight checks what a standalone agent needs before it touches anything: a
 // writable data dir, no other edgek on it (the returned lock, held while the agent runs),
-// free node ports, the memory cgroup, and the kernel settings with --protect-kernel-defaults.
+// free node ports, a usable local storage dir, the memory cgroup, and the kernel settings with --protect-kernel-defaults.
 func checkPreflight(a *config.Agent) (io.Closer, error) {
 	if err := preflight.WritableDir(a.AgentDir(), a.DataDir); err != nil {
 		return nil, err
@@ -20,6 +20,9 @@ func checkPreflight(a *config.Agent) (io.Closer, error) {
 		return nil, err
 	}
 	err = preflight.CheckPorts(preflight.NodePorts())
+	if err == nil {
+		err = preflight.StorageDir(a.LocalStorageDir())
+	}
 	if err == nil {
 		err = preflight.MemoryCgroup(checkconfig.Env{})
 	}

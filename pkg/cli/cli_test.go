@@ -117,6 +117,7 @@ func TestBadInput(t *testing.T) {
 		{"bad extra arg", []string{"--kube-apiserver-arg=novalue"}, "must have the form key=value"},
 		{"bad datastore", []string{"--datastore-endpoint=redis://x"}, "--datastore-endpoint must be"},
 		{"relative data dir", []string{"--data-dir=rel"}, "must be an absolute path"},
+		{"relative local storage path", []string{"--default-local-storage-path=storage"}, "--default-local-storage-path \"storage\" must be an absolute path"},
 		{"stray argument", []string{"oops"}, `unexpected argument "oops"`},
 		{"unknown addon", []string{"--disable=coredns,nosuch"}, `--disable "nosuch": no such bundled addon`},
 		{"bad flannel backend", []string{"--flannel-backend=wireguard"}, `--flannel-backend "wireguard" is not one of`},

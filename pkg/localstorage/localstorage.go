@@ -26,8 +26,9 @@ import (
 const (
 	// ProvisionerName is the StorageClass provisioner edgek serves.
 	ProvisionerName = "edgek.io/local-path"
-	// StorageClass is the bundled default StorageClass (manifests/local-storage.yaml).
-	StorageClass = "local-path"
+	// Addon is the bundled manifest of the StorageClass local-path (manifests/local-storage.yaml),
+	// the name --disable takes.
+	Addon = "local-storage"
 	// PathAnnotation, on a Node, is the directory its local-path volumes live in.
 	PathAnnotation = "edgek.io/local-storage-path"
 	// NodeLabel, on a PersistentVolume, names the node it is pinned to (NodeLabelValue), so
@@ -39,13 +40,14 @@ const (
 )
 
 // NodeLabelValue is the NodeLabel value for the node name: the name itself, or, for a name
-// longer than a label value may be (63), its first 46 bytes and a hash of the whole.
+// longer than a label value may be (63), its start, "-" and 16 hex digits of its hash.
 func NodeLabelValue(node string) string {
 	if len(node) <= validation.LabelValueMaxLength {
 		return node
 	}
 	sum := sha256.Sum256([]byte(node))
-	return strings.TrimRight(node[:46], ".-") + "-" + hex.EncodeToString(sum[:8])
+	hash := hex.EncodeToString(sum[:8])
+	return strings.TrimRight(node[:validation.LabelValueMaxLength-1-len(hash)], ".-") + "-" + hash
 }
 
 // volumeDir matches the directories volumes get: <PV name>_<namespace>_<claim name>, the
@@ -64,8 +66,6 @@ func VolumePath(dir, pvName, namespace, claim string) string {
 // isVolumePath reports whether path is a volume directory directly under dir: the only
 // paths a node ever creates or removes.
 func isVolumePath(dir, path string) bool {
-	if !filepath.IsAbs(dir) || filepath.Clean(path) != path || filepath.Dir(path) != filepath.Clean(dir) {
-		return false
-	}
-	return volumeDir.MatchString(filepath.Base(path)) && !strings.Contains(filepath.Base(path), "..")
+	return filepath.IsAbs(dir) && filepath.Clean(path) == path && filepath.Dir(path) == filepath.Clean(dir) &&
+		volumeDir.MatchString(filepath.Base(path))
 }

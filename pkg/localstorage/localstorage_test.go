@@ -57,7 +57,7 @@ func TestProvision(t *testing.T) {
 	bare := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: "old"}}
 	p := &Provisioner{Client: fake.NewClientset(node, bare), Log: testutil.DiscardLogger()}
 	retain := v1.PersistentVolumeReclaimRetain
-	class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: StorageClass}, ReclaimPolicy: &retain}
+	class := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "local-path"}, ReclaimPolicy: &retain}
 	opts := controller.ProvisionOptions{StorageClass: class, PVName: "pvc-" + uid, PVC: claim(v1.ReadWriteOnce), SelectedNodeName: "pi-1"}
 	pv, state, err := p.Provision(context.Background(), opts)
 	if err != nil || state != controller.ProvisioningFinished {

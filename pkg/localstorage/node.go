@@ -77,7 +77,8 @@ func (n *Node) Run(ctx context.Context) error {
 // publish sets the node's PathAnnotation, once the kubelet has registered the node.
 func (n *Node) publish(ctx context.Context) {
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{PathAnnotation: n.Dir}}})
-	for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+	// Every few seconds while the kubelet registers the node: a claim's pod may be waiting.
+	for delay := time.Second; ; delay = min(2*delay, 5*time.Second) {
 		_, err := n.Client.CoreV1().Nodes().Patch(ctx, n.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
 		if err == nil {
 			n.Log.Debug("published the local storage dir", "dir", n.Dir)

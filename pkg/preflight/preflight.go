@@ -17,11 +17,23 @@ import (
 // WritableDir creates dir (0700) and checks that files can be created in it. dataDir is
 // the --data-dir named in the error.
 func WritableDir(dir, dataDir string) error {
+	return makeWritable(dir, "data dir "+dataDir, "--data-dir")
+}
+
+// StorageDir checks that the node's local-path volumes can go in dir
+// (--default-local-storage-path), making it if missing, before anything starts.
+func StorageDir(dir string) error {
+	return makeWritable(dir, "local storage dir "+dir, "--default-local-storage-path")
+}
+
+// makeWritable makes dir (0700) and checks a file can be created in it; the errors name
+// what the dir is and the flag that chooses another.
+func makeWritable(dir, what, flag string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data dir %s is not usable: %w (choose another with --data-dir or fix its permissions)", dataDir, err)
+		return fmt.Errorf("%s is not usable: %w (choose another with %s or fix its permissions)", what, err, flag)
 	}
 	if err := CanCreate(dir); err != nil {
-		return fmt.Errorf("data dir %s is not writable: %w (choose another with --data-dir or fix its permissions)", dataDir, err)
+		return fmt.Errorf("%s is not writable: %w (choose another with %s or fix its permissions)", what, err, flag)
 	}
 	return nil
 }

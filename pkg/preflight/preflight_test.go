@@ -63,3 +63,21 @@ func TestCheckPorts(t *testing.T) {
 		t.Errorf("free port: %v", err)
 	}
 }
+
+func TestStorageDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "disk", "storage")
+	if err := StorageDir(dir); err != nil {
+		t.Fatalf("fresh dir: %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tt := range []struct{ dir, want string }{
+		{filepath.Join(file, "storage"), "local storage dir " + filepath.Join(file, "storage") + " is not usable"},
+		{"/proc", "local storage dir /proc is not writable"},
+	} {
+		err := StorageDir(tt.dir)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "--default-local-storage-path") {
+			t.Errorf("StorageDir(%s) = %v, want %q and a hint", tt.dir, err, tt.want)
+		}
+	}
+}

@@ -55,6 +55,10 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 			held.Close()
 			return nil, err
 		}
+		if err := preflight.StorageDir(a.LocalStorageDir()); err != nil {
+			held.Close()
+			return nil, err
+		}
 		lock, err := preflight.Lock(a.LockFile(), "edgek agent", c.DataDir)
 		if err != nil {
 			held.Close()

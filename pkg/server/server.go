@@ -79,7 +79,7 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		control.NewScheduler(c, bundle),
 		control.NewControllerManager(c, bundle),
 	}
-	if !slices.Contains(c.Disable, "local-storage") {
+	if !slices.Contains(c.Disable, localstorage.Addon) {
 		provisioner, err := localStorage(ctx, c, log)
 		if err != nil {
 			return err

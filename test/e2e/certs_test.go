@@ -112,7 +112,7 @@ func TestCertificateRenewal(t *testing.T) {
 		}
 		return nil
 	})
-	getFromNode(t, ns, webBin, "http://"+podIP+":8080/")
+	getFromHost(t, ns, webBin, "http://"+podIP+":8080/", "")
 	if after := containers(); after != before {
 		t.Errorf("containers changed across the renewals:\nbefore:\n%safter:\n%s", before, after)
 	}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,18 +97,12 @@ func TestHelmChart(t *testing.T) {
 	if out, err := s.kubectl("exec", "-n", "demo", pod, "--", "/webserver", "write", "/data/f", "helm"); err != nil {
 		t.Errorf("write into the chart's volume: %q, %v", out, err)
 	}
-	dir := s.mustKubectl("get", "pv", strings.TrimSpace(s.mustKubectl("get", "pvc", "-n", "demo", "web-demo", "-o", "jsonpath={.spec.volumeName}")),
-		"-o", "jsonpath={.spec.hostPath.path}")
+	dir := volumePath(s, "demo", "web-demo")
 	if got := readFile(t, filepath.Join(dir, "f")); got != "helm" {
 		t.Errorf("%s/f on the node holds %q", dir, got)
 	}
 
 	runHelm("uninstall", "demo", "--namespace", "demo", "--wait", "--timeout", "2m")
-	eventually(t, 60*time.Second, "the chart's volume directory removed", func() error {
-		if _, err := os.Stat(dir); err == nil {
-			return fmt.Errorf("%s still exists", dir)
-		}
-		return nil
-	})
+	waitRemoved(t, "the chart's volume directory", dir)
 	s.stop()
 }

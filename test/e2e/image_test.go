@@ -55,7 +55,7 @@ func TestImage(t *testing.T) {
 	}
 	c.mustKubectl("wait", "--for=condition=Available", "deployment/web", "--timeout=120s")
 	clusterIP := strings.TrimSpace(c.mustKubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"))
-	getFromNode(t, ns, webBin, "http://"+clusterIP+"/")
+	getFromHost(t, ns, webBin, "http://"+clusterIP+"/", "")
 
 	c.stop()
 	c.unmountRootfs()

@@ -105,7 +105,7 @@ func TestNode(t *testing.T) {
 	// EndpointSlice is updated on its own, so the NodePort may lag the ClusterIP by a moment
 	// (until then kube-proxy rejects connections to it).
 	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
-		getFromNode(t, ns, webBin, target)
+		getFromHost(t, ns, webBin, target, "")
 	}
 	if out := s.mustKubectl("logs", pods[0]); !strings.Contains(out, "listening on :8080") {
 		t.Errorf("kubectl logs %s = %q", pods[0], out)
@@ -310,7 +310,7 @@ func TestNodeWithoutDefaultRoute(t *testing.T) {
 		return nil
 	})
 	for _, target := range []string{"http://" + clusterIP + "/", "http://" + nodeIP + ":30080/"} {
-		getFromNode(t, ns, webBin, target)
+		getFromHost(t, ns, webBin, target, "")
 	}
 	// A LoadBalancer Service answers at the node's address from another host of the LAN.
 	s.mustApply(lbService("web-lb", 8081, "Cluster", ""))
@@ -447,16 +447,4 @@ func checkContainerdRestarts(t *testing.T, s *server, pod string) {
 	if !strings.Contains(readFile(t, s.logPath), "containerd exited, restarting") {
 		t.Errorf("edgek did not log the containerd restart")
 	}
-}
-
-// getFromNode GETs url from the node's namespace until a web pod answers.
-func getFromNode(t *testing.T, ns *netns, webBin, url string) {
-	t.Helper()
-	eventually(t, 20*time.Second, "from the node, GET "+url, func() error {
-		out, err := ns.command(webBin, "get", url).CombinedOutput()
-		if err != nil || !strings.HasPrefix(string(out), "web-") {
-			return fmt.Errorf("%q, %v", out, err)
-		}
-		return nil
-	})
 }

@@ -45,11 +45,11 @@ func waitIngress(t *testing.T, s *server, namespace, name, want string) {
 	})
 }
 
-// getFromHost GETs url from the LAN host h (webBin's get) until it answers with a web pod's
-// name; want, when set, is the pod that must answer.
+// getFromHost GETs url from inside h (a node or a host on the LAN; webBin's get) until it
+// answers with a web pod's name; want, when set, is the pod that must answer.
 func getFromHost(t *testing.T, h *netns, webBin, url, want string) {
 	t.Helper()
-	eventually(t, 30*time.Second, "from another host on the LAN, GET "+url, func() error {
+	eventually(t, 30*time.Second, "from "+h.name+", GET "+url, func() error {
 		out, err := h.command(webBin, "get", url).CombinedOutput()
 		got := strings.TrimSpace(string(out))
 		if err != nil || !strings.HasPrefix(got, "web-") || (want != "" && got != want) {

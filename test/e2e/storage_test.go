@@ -59,8 +59,7 @@ func checkLocalStorage(t *testing.T, s *server) *localVolumes {
 		if out, err := s.kubectl("exec", pod, "--", "/webserver", "write", "/data/f", "from "+pod); err != nil {
 			t.Fatalf("write into %s's volume as a non-root user: %q, %v", pod, out, err)
 		}
-		path := s.mustKubectl("get", "pv", strings.TrimSpace(s.mustKubectl("get", "pvc", "data-"+pod, "-o", "jsonpath={.spec.volumeName}")),
-			"-o", "jsonpath={.spec.hostPath.path}")
+		path := volumePath(s, "default", "data-"+pod)
 		if filepath.Dir(path) != filepath.Join(s.dataDir, "storage") {
 			t.Errorf("%s's volume is at %q, not in the node's storage dir", pod, path)
 		}
@@ -104,14 +103,7 @@ func (v *localVolumes) checkAfterRestart(t *testing.T) {
 	v.checkData(t, "after an edgek restart")
 	v.s.mustKubectl("delete", "statefulset", "data")
 	v.s.mustKubectl("delete", "pvc", "data-data-0", "data-data-1")
-	eventually(t, 60*time.Second, "the volumes' directories removed", func() error {
-		for _, d := range v.dirs {
-			if _, err := os.Stat(d); err == nil {
-				return fmt.Errorf("%s still exists", d)
-			}
-		}
-		return nil
-	})
+	waitRemoved(t, "the volumes' directories", v.dirs...)
 }
 
 // checkLocalStorageOnAgent: a claim of a pod pinned to the agent gets its directory on the
@@ -142,16 +134,29 @@ spec:
 	if out, err := s.kubectl("exec", "on-agent", "--", "/webserver", "write", "/data/f", "on the agent"); err != nil {
 		t.Fatalf("write into the agent's volume: %q, %v", out, err)
 	}
-	path := s.mustKubectl("get", "pv", strings.TrimSpace(s.mustKubectl("get", "pvc", "on-agent", "-o", "jsonpath={.spec.volumeName}")),
-		"-o", "jsonpath={.spec.hostPath.path}")
+	path := volumePath(s, "default", "on-agent")
 	if filepath.Dir(path) != filepath.Join(a.dataDir, "storage") || readFile(t, filepath.Join(path, "f")) != "on the agent" {
 		t.Errorf("the agent's volume is at %q, not in the agent's storage dir %s", path, filepath.Join(a.dataDir, "storage"))
 	}
 	s.mustKubectl("delete", "pod", "on-agent")
 	s.mustKubectl("delete", "pvc", "on-agent")
-	eventually(t, 60*time.Second, "the agent's volume directory removed", func() error {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s still exists", path)
+	waitRemoved(t, "the agent's volume directory", path)
+}
+
+// volumePath is the node directory of the volume bound to the claim namespace/claim.
+func volumePath(s *server, namespace, claim string) string {
+	pv := strings.TrimSpace(s.mustKubectl("get", "pvc", "-n", namespace, claim, "-o", "jsonpath={.spec.volumeName}"))
+	return s.mustKubectl("get", "pv", pv, "-o", "jsonpath={.spec.hostPath.path}")
+}
+
+// waitRemoved waits for the volume directories (what, in messages) to be gone from the node.
+func waitRemoved(t *testing.T, what string, dirs ...string) {
+	t.Helper()
+	eventually(t, 60*time.Second, what+" removed", func() error {
+		for _, d := range dirs {
+			if _, err := os.Stat(d); err == nil {
+				return fmt.Errorf("%s still exists", d)
+			}
 		}
 		return nil
 	})
