@@ -23,6 +23,7 @@ type Vars struct {
 	ServiceCIDR    string // Service network (--service-cidr)
 	CoreDNSImage   string // image reference of CoreDNS
 	DashboardImage string // image reference of the dashboard
+	ServerCABundle string // base64 of the server CA's PEM (the metrics APIService's caBundle)
 }
 
 // Render returns every bundled manifest, by file name ("coredns.yaml"), filled in with v. A

@@ -21,6 +21,7 @@ var testVars = Vars{
 	ServiceCIDR:    "10.53.0.0/16",
 	CoreDNSImage:   "example.test/coredns:1",
 	DashboardImage: "example.test/dashboard:1",
+	ServerCABundle: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==",
 }
 
 // TestRenderBundled renders every bundled manifest and checks that each document is an

@@ -205,6 +205,13 @@ EOF2
   until [[ $(kubectl get pod bench-data -o 'jsonpath={.status.phase}' 2>/dev/null) == Running ]]; do sleep 0.05; done
   pvc_pod=$(since "$t1")
 fi
+# Metrics API: start → the first `kubectl top nodes` with numbers (metrics-server needs two
+# kubelet readings, 15 s apart).
+top_ready="(metrics-server disabled)"
+if kubectl get apiservice v1beta1.metrics.k8s.io >/dev/null 2>&1; then
+  until kubectl top nodes --no-headers 2>/dev/null | grep -q 'm '; do sleep 0.5; done
+  top_ready=$(since "$t0")
+fi
 lb_ready="(servicelb disabled)"
 # The node's log says whether ServiceLB runs (it is off with --disable servicelb, in a flag or
 # in a config file).
@@ -317,6 +324,7 @@ cat <<EOF2
 | full node: start to all addon pods (CoreDNS, dashboard) Ready | ${addons_ready} s |
 | local storage: claim and pod created → claim Bound / pod Running | ${pvc_bound} / ${pvc_pod} s |
 | ServiceLB: LoadBalancer Service created → has its address | ${lb_ready} s |
+| metrics: start → first \`kubectl top nodes\` answer | ${top_ready} s |
 | CoreDNS pod (all its processes, pause included): RSS / PSS | ${coredns_rss} / ${coredns_pss} MiB |
 | dashboard pod (all its processes, pause included): RSS / PSS | ${dash_rss} / ${dash_pss} MiB |
 | full node: edgek RSS / PSS after ${NODE_IDLE} s idle | ${node_rss} / ${node_pss} MiB |

@@ -16,4 +16,8 @@ const (
 	FlannelVXLANPort = 8472
 	// KubeProxyMetricsPort is kube-proxy's metrics endpoint (--metrics-bind-address).
 	KubeProxyMetricsPort = 10249
+	// MetricsServerPort is where a server's in-process metrics-server listens, on its node
+	// IP (pkg/metricsserver; the port kube-scheduler's insecure port had until 1.23). The
+	// apiserver's aggregator reaches it there.
+	MetricsServerPort = 10251
 )

@@ -20,6 +20,10 @@ import (
 	"github.com/edgek-io/edgek/pkg/version"
 )
 
+// MetricsServerName is the DNS name of the metrics API behind the apiserver's aggregator
+// (the Service kube-system/metrics-server), which its serving certificate must carry.
+const MetricsServerName = "metrics-server.kube-system.svc"
+
 // Options describes the certificates a server needs. Built once by the caller.
 type Options struct {
 	// Dir holds every file Ensure produces, e.g. <data-dir>/server/tls.
@@ -66,6 +70,9 @@ type Bundle struct {
 	// kube-scheduler and kube-controller-manager (signed by the server CA, for 127.0.0.1 and
 	// localhost, where they listen): edgek checks their health against the CA.
 	SchedulerServing, ControllerManagerServing CertPair
+	// MetricsServerServing is the serving cert of the metrics API (pkg/metricsserver), for
+	// the name the apiserver's aggregator checks: metrics-server.kube-system.svc.
+	MetricsServerServing CertPair
 
 	// Client certs signed by the client CA (ExtKeyUsage ClientAuth).
 
@@ -73,6 +80,7 @@ type Bundle struct {
 	Scheduler              CertPair // CN=system:kube-scheduler
 	ControllerManager      CertPair // CN=system:kube-controller-manager
 	APIServerKubeletClient CertPair // CN=system:kube-apiserver, no group (apiserver -> kubelet; RBAC: system:kubelet-api-admin)
+	MetricsServer          CertPair // CN=system:metrics-server (reads kubelets' metrics; RBAC: manifests/metrics-server.yaml)
 
 	// AuthProxy is signed by the request-header CA (ExtKeyUsage ClientAuth).
 	AuthProxy CertPair // CN=system:auth-proxy
@@ -186,5 +194,7 @@ func leafSpecs(opts Options, cas map[string]*authority, b *Bundle, serving *Cert
 		// Least privilege: the kubelets' API, bound by pkg/server/bootstrap, not cluster-admin.
 		{leafSpec{name: "client-kube-apiserver", ca: client, cn: "system:kube-apiserver"}, &b.APIServerKubeletClient},
 		{leafSpec{name: "client-auth-proxy", ca: rh, cn: "system:auth-proxy"}, &b.AuthProxy},
+		{leafSpec{name: "serving-metrics-server", ca: server, cn: "metrics-server", server: true, dns: []string{MetricsServerName}}, &b.MetricsServerServing},
+		{leafSpec{name: "client-metrics-server", ca: client, cn: "system:metrics-server"}, &b.MetricsServer},
 	}
 }

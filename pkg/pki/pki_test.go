@@ -44,6 +44,8 @@ func TestEnsureCreatesFilesWithModes(t *testing.T) {
 		{b.ControllerManager.Cert, 0o644}, {b.ControllerManager.Key, 0o600},
 		{b.APIServerKubeletClient.Cert, 0o644}, {b.APIServerKubeletClient.Key, 0o600},
 		{b.AuthProxy.Cert, 0o644}, {b.AuthProxy.Key, 0o600},
+		{b.MetricsServerServing.Cert, 0o644}, {b.MetricsServerServing.Key, 0o600},
+		{b.MetricsServer.Cert, 0o644}, {b.MetricsServer.Key, 0o600},
 	}
 	for _, tt := range tests {
 		if !filepath.IsAbs(tt.path) || filepath.Dir(tt.path) != opts.Dir {
@@ -262,7 +264,8 @@ func TestEnsureRegenerates(t *testing.T) {
 			},
 			wantChanged: []string{"serving-kube-apiserver.crt", "serving-kube-apiserver-chain.crt", "serving-kube-scheduler.crt",
 				"serving-kube-controller-manager.crt", "client-admin.crt", "client-kube-scheduler.crt",
-				"client-kube-controller-manager.crt", "client-kube-apiserver.crt", "client-auth-proxy.crt"},
+				"client-kube-controller-manager.crt", "client-kube-apiserver.crt", "client-auth-proxy.crt",
+				"serving-metrics-server.crt", "client-metrics-server.crt"},
 		},
 		{
 			name: "deleted leaf key gets a new key and cert",

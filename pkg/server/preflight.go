@@ -5,9 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/edgek-io/edgek/pkg/checkconfig"
 	"github.com/edgek-io/edgek/pkg/config"
+	"github.com/edgek-io/edgek/pkg/metricsserver"
 	"github.com/edgek-io/edgek/pkg/preflight"
 )
 
@@ -38,6 +40,9 @@ func checkPreflight(c *config.Server) (io.Closer, error) {
 		{Addr: c.BindAddress, Port: c.HTTPSPort, What: "the apiserver (--https-listen-port)"},
 		preflight.LoopbackPort(c.SchedulerPort(), "kube-scheduler"),
 		preflight.LoopbackPort(c.ControllerManagerSecurePort(), "kube-controller-manager"),
+	}
+	if !slices.Contains(c.Disable, metricsserver.Addon) {
+		ports = append(ports, preflight.Port{Addr: c.NodeIP, Port: config.MetricsServerPort, What: "metrics-server (--disable metrics-server if you run your own)"})
 	}
 	if !c.DisableAgent {
 		if err := preflight.MemoryCgroup(checkconfig.Env{}); err != nil {

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/join"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/localstorage"
+	"github.com/edgek-io/edgek/pkg/metricsserver"
 	"github.com/edgek-io/edgek/pkg/nodeidentity"
 	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/secretsenc"
@@ -98,11 +100,19 @@ func Run(ctx context.Context, c *config.Server, log *slog.Logger) error {
 		comps = append(comps, nodeRoles(c))
 	}
 	// Last, so that a local node has imported the addon images before their pods are created.
-	deployer, err := addonDeployer(c, log)
+	deployer, err := addonDeployer(c, bundle, log)
 	if err != nil {
 		return err
 	}
 	comps = append(comps, deployer)
+	// After the deployer: the bundled manifest's RBAC is what lets it authenticate callers.
+	if !slices.Contains(c.Disable, metricsserver.Addon) {
+		ms, err := metricsServer(c, bundle, log)
+		if err != nil {
+			return err
+		}
+		comps = append(comps, ms)
+	}
 	onReady := func() error {
 		log.Info("edgek server is ready", "kubeconfig", c.WriteKubeconfig, "token", c.TokenFile())
 		return nil
@@ -237,6 +247,7 @@ func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {
 		"admin":              b.Admin,
 		"scheduler":          b.Scheduler,
 		"controller-manager": b.ControllerManager,
+		"metrics-server":     b.MetricsServer,
 	} {
 		if err := pki.WriteKubeconfigFiles(c.Kubeconfig(name), url, b.ServerCACert, pair, 0o600); err != nil {
 			return fmt.Errorf("write %s kubeconfig: %w", name, err)
@@ -247,7 +258,11 @@ func writeComponentKubeconfigs(c *config.Server, b *pki.Bundle) error {
 
 // addonDeployer renders the bundled manifests with the cluster's settings and returns the
 // deploy controller that applies them and the user's manifests.
-func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error) {
+func addonDeployer(c *config.Server, b *pki.Bundle, log *slog.Logger) (daemon.Component, error) {
+	serverCA, err := os.ReadFile(b.ServerCACert)
+	if err != nil {
+		return nil, fmt.Errorf("read the server CA for the bundled manifests: %w", err)
+	}
 	bundled, err := manifests.Render(manifests.Vars{
 		ClusterDNS:     c.ClusterDNS.String(),
 		ClusterDomain:  c.ClusterDomain,
@@ -255,6 +270,7 @@ func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error)
 		ServiceCIDR:    c.ServiceCIDR.String(),
 		CoreDNSImage:   config.CoreDNSImage,
 		DashboardImage: config.DashboardImage,
+		ServerCABundle: base64.StdEncoding.EncodeToString(serverCA),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render bundled manifests: %w", err)
@@ -266,6 +282,25 @@ func addonDeployer(c *config.Server, log *slog.Logger) (daemon.Component, error)
 		Disabled:   slices.DeleteFunc(slices.Clone(c.Disable), func(name string) bool { return name == config.ServiceLB }), // in process, no manifest
 		Log:        log.With("component", "deploy"),
 	}), nil
+}
+
+// metricsServer serves the metrics API in process (pkg/metricsserver), scraping every kubelet
+// every 15 s (upstream's recommended resolution; what HPAs and `kubectl top` expect).
+func metricsServer(c *config.Server, b *pki.Bundle, log *slog.Logger) (daemon.Component, error) {
+	client, err := k8s.Client(c.Kubeconfig("admin"))
+	if err != nil {
+		return nil, fmt.Errorf("metrics-server: %w", err)
+	}
+	ms := &metricsserver.Config{
+		Addr: c.NodeIP, Port: config.MetricsServerPort,
+		ServingCert: b.MetricsServerServing.Cert, ServingKey: b.MetricsServerServing.Key,
+		Kubeconfig: c.Kubeconfig("metrics-server"),
+		KubeletCA:  b.KubeletCACert,
+		Resolution: 15 * time.Second,
+		Client:     client,
+		Log:        log.With("component", metricsserver.Addon),
+	}
+	return ms.Component(), nil
 }
 
 // localStorage provisions the volumes of the bundled local-path StorageClass
@@ -295,6 +330,7 @@ func serviceLB(c *config.Server, log *slog.Logger) daemon.Component {
 			{Protocol: "TCP", Port: int32(c.HTTPSPort), What: "the apiserver"},
 			{Protocol: "TCP", Port: config.KubeletPort, What: "the kubelet"},
 			{Protocol: "UDP", Port: config.FlannelVXLANPort, What: "flannel VXLAN"},
+			{Protocol: "TCP", Port: config.MetricsServerPort, What: "metrics-server"},
 		}}
 		return lb.Run, nil
 	}}

@@ -54,12 +54,19 @@ func TestAddons(t *testing.T) {
 	pods := waitWebPods(t, s, 2)
 	checkDNS(t, s, pods[0], domain)
 	checkUserManifests(t, s)
+	eventually(t, 90*time.Second, "the metrics APIService available", func() error {
+		out, err := s.kubectl("get", "apiservice", "v1beta1.metrics.k8s.io", "-o", `jsonpath={.status.conditions[?(@.type=="Available")].status}`)
+		if err != nil || out != "True" {
+			return fmt.Errorf("%q, %v", out, err)
+		}
+		return nil
+	})
 	s.stop()
 
-	// --disable dashboard,local-storage removes the bundled addons that were deployed, and
-	// the server no longer runs the provisioner; --disable servicelb (in process, no
+	// --disable dashboard,local-storage,metrics-server removes the bundled addons that were
+	// deployed, and the server no longer runs the provisioner nor metrics-server; --disable servicelb (in process, no
 	// manifest) stops the LoadBalancer controller.
-	s.args = append(s.args, "--disable", "dashboard", "--disable", "local-storage,servicelb")
+	s.args = append(s.args, "--disable", "dashboard", "--disable", "local-storage,servicelb,metrics-server")
 	s.start()
 	eventually(t, 60*time.Second, "dashboard removed", func() error {
 		out, _ := s.kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=edgek-dashboard", "-o", "name")
@@ -73,9 +80,10 @@ func TestAddons(t *testing.T) {
 	}
 	// Everything else the addon made goes too (its namespace holds the ServiceAccount and
 	// Service), and so does its Addon record.
-	eventually(t, 90*time.Second, "the dashboard's namespace, the local-path StorageClass and their Addons removed", func() error {
+	eventually(t, 90*time.Second, "the dashboard's namespace, the local-path StorageClass, the metrics API and their Addons removed", func() error {
 		var left []string
-		for _, obj := range [][]string{{"namespace", "edgek-dashboard"}, {"addon", "dashboard"}, {"storageclass", "local-path"}, {"addon", "local-storage"}} {
+		for _, obj := range [][]string{{"namespace", "edgek-dashboard"}, {"addon", "dashboard"}, {"storageclass", "local-path"}, {"addon", "local-storage"},
+			{"apiservice", "v1beta1.metrics.k8s.io"}, {"-n", "kube-system", "service,endpointslice", "metrics-server"}, {"addon", "metrics-server"}} {
 			out, err := s.kubectl(append([]string{"get", "--ignore-not-found"}, obj...)...)
 			if err != nil || strings.TrimSpace(out) != "" {
 				left = append(left, fmt.Sprintf("%s: %q %v", obj[0], out, err))
@@ -93,6 +101,9 @@ func TestAddons(t *testing.T) {
 	}
 	if strings.Contains(log, `component=servicelb`) || strings.Contains(log, "not a bundled addon") {
 		t.Error("with --disable servicelb: the servicelb component ran, or the addon deployer warned about the name")
+	}
+	if strings.Contains(log, `component=metrics-server`) {
+		t.Error("with --disable metrics-server: the metrics-server component ran")
 	}
 	s.stop()
 }

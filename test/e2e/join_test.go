@@ -159,6 +159,7 @@ func testJoin(t *testing.T, backend string) {
 	if out := s.mustKubectl("logs", pods["agent"]); !strings.Contains(out, "listening on :8080") {
 		t.Errorf("kubectl logs of the agent's pod = %q", out)
 	}
+	checkTop(t, s, []string{"server", "agent"}, pods["agent"])
 
 	if backend != "vxlan" {
 		a.stop()

@@ -116,6 +116,8 @@ func TestNode(t *testing.T) {
 	checkPortForward(t, s, pods[0], webBin)
 	checkRuntimeTools(t, s)
 	checkContainerdRestarts(t, s, pods[0])
+	checkTop(t, s, []string{s.mustKubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}")}, pods[0])
+	checkHPA(t, s, ns, webBin)
 	vols := checkLocalStorage(t, s)
 
 	checkRestartKeepsContainers(t, s, ips[0], webBin)

@@ -28,15 +28,18 @@ func Issuer(c *config.Server) string {
 func APIServer(in Inputs) []string {
 	c, t := in.Server, in.TLS
 	d := map[string]string{
-		"advertise-address":                  c.NodeIP.String(),
-		"allow-privileged":                   "true",
-		"anonymous-auth":                     "false",
-		"api-audiences":                      Issuer(c) + ",edgek",
-		"authorization-mode":                 "Node,RBAC",
-		"bind-address":                       c.BindAddress.String(),
-		"client-ca-file":                     t.ClientCACert,
-		"enable-admission-plugins":           "NodeRestriction",
-		"enable-bootstrap-token-auth":        "true",
+		"advertise-address":           c.NodeIP.String(),
+		"allow-privileged":            "true",
+		"anonymous-auth":              "false",
+		"api-audiences":               Issuer(c) + ",edgek",
+		"authorization-mode":          "Node,RBAC",
+		"bind-address":                c.BindAddress.String(),
+		"client-ca-file":              t.ClientCACert,
+		"enable-admission-plugins":    "NodeRestriction",
+		"enable-bootstrap-token-auth": "true",
+		// The aggregator dials an APIService's endpoints, not its ClusterIP: the in-process
+		// metrics-server is reached on a server without kube-proxy (--disable-agent) too.
+		"enable-aggregator-routing":          "true",
 		"etcd-servers":                       strings.Join(in.Etcd.Servers, ","),
 		"kubelet-certificate-authority":      t.KubeletCACert,
 		"kubelet-client-certificate":         t.APIServerKubeletClient.Cert,

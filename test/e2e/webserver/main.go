@@ -1,8 +1,10 @@
 // Command webserver is the workload of edgek's end-to-end tests: a static HTTP server that
 // answers with its hostname, plus the few client tools tests need inside pods and network
 // namespaces: `webserver get URL`, `webserver lookup NAME`, `webserver cert ADDR` (the served
-// certificate's expiry), `webserver write FILE TEXT` and `webserver cat FILE` (volumes), and `webserver dns ADDR RECORDS` (a tiny authoritative DNS responder
-// standing in for the node's resolver).
+// certificate's expiry), `webserver write FILE TEXT` and `webserver cat FILE` (volumes),
+// `webserver dns ADDR RECORDS` (a tiny authoritative DNS responder standing in for the node's
+// resolver) and `webserver load URL` (GETs URL without pause until killed: CPU load on a
+// /burn endpoint, which spins 20 ms per request, for autoscaling tests).
 package main
 
 import (
@@ -30,8 +32,15 @@ func main() {
 		os.Exit(cat(os.Args[2]))
 	case len(os.Args) == 4 && os.Args[1] == "dns":
 		log.Fatal(serveDNS(os.Args[2], os.Args[3]))
+	case len(os.Args) == 3 && os.Args[1] == "load":
+		load(os.Args[2])
 	}
 	host, _ := os.Hostname()
+	http.HandleFunc("/burn", func(w http.ResponseWriter, r *http.Request) {
+		for end := time.Now().Add(20 * time.Millisecond); time.Now().Before(end); {
+		}
+		fmt.Fprintln(w, host)
+	})
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		log.Printf("request %s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintln(w, host)
@@ -58,6 +67,20 @@ func get(url string) int {
 		return 1
 	}
 	return 0
+}
+
+// load GETs url over and over (errors too: pods come and go behind a Service) until killed.
+func load(url string) {
+	c := &http.Client{Timeout: 5 * time.Second}
+	for {
+		resp, err := c.Get(url)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
 }
 
 // cert prints the expiry (RFC 3339) and subject of the certificate served at addr.
