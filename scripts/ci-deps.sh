@@ -6,6 +6,8 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v nsenter >/dev/null || need+=(util-linux)
 # kube-proxy and flannel exec the host's iptables (edgek does not carry it).
 command -v iptables-restore >/dev/null || need+=(iptables)
+# The network policy controller (pkg/netpol) execs the host's ipset.
+command -v ipset >/dev/null || need+=(ipset)
 # scripts/build-data.sh builds a static runc with cgo against libseccomp.
 command -v gcc >/dev/null || need+=(gcc)
 # The dashboard's browser test drives a headless chromium through chromedriver.

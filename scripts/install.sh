@@ -925,6 +925,9 @@ check_host_tools() {
 	if ! command -v iptables-restore >/dev/null 2>&1; then
 		warn "iptables is not installed: kube-proxy and flannel need it (Debian/Ubuntu: apt-get install iptables; Alpine: apk add iptables; Fedora: dnf install iptables); run 'edgek check-config' for the full list"
 	fi
+	if ! command -v ipset >/dev/null 2>&1; then
+		warn "ipset is not installed: network policy enforcement needs it (Debian/Ubuntu: apt-get install ipset; Alpine: apk add ipset; Fedora: dnf install ipset), unless the server runs with --disable-network-policy"
+	fi
 }
 
 main() {

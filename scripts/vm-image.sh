@@ -15,7 +15,7 @@ set -euo pipefail
 
 SUITE=bookworm
 SIZE=4G
-PACKAGES=systemd,systemd-sysv,udev,dbus,iproute2,iptables,kmod,initramfs-tools,openssh-server,curl,ca-certificates,procps,xz-utils,iputils-ping
+PACKAGES=systemd,systemd-sysv,udev,dbus,iproute2,iptables,ipset,kmod,initramfs-tools,openssh-server,curl,ca-certificates,procps,xz-utils,iputils-ping
 
 die() { echo "vm-image: $*" >&2; exit 1; }
 log() { echo "vm-image: $*" >&2; }

@@ -65,8 +65,19 @@ func Components(o Options) ([]daemon.Component, error) {
 		n.kubeProxy(),
 		n.localStorage(),
 	}
+	if enforcesPolicies(o.Agent) {
+		comps = append(comps, n.networkPolicy())
+	} else {
+		comps = append(comps, n.networkPolicyCleanup())
+	}
 	if o.Agent.Joins() {
 		comps = append(comps, n.certificates())
 	}
 	return comps, nil
+}
+
+// enforcesPolicies reports whether the node runs the network policy controller: unless the
+// server disabled it, or the cluster brings its own CNI (--flannel-backend none).
+func enforcesPolicies(a *config.Agent) bool {
+	return !a.DisableNetworkPolicy && a.FlannelBackend != "none"
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/daemon"
 	"github.com/edgek-io/edgek/pkg/k8s"
 	"github.com/edgek-io/edgek/pkg/localstorage"
+	"github.com/edgek-io/edgek/pkg/netpol"
 	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
@@ -85,6 +86,25 @@ func (n *node) kubeProxy() daemon.Component {
 			return upstream.WaitHealthy(ctx, healthz(config.KubeProxyHealthzPort), "", nil)
 		},
 	}
+}
+
+// networkPolicy enforces NetworkPolicies for this node's pods (pkg/netpol), with kube-proxy's
+// identity (which reads pods, namespaces and policies).
+func (n *node) networkPolicy() daemon.Component {
+	a := n.agent
+	return netpol.New(netpol.Options{Kubeconfig: a.Kubeconfig("kube-proxy"), NodeName: a.NodeName, ServiceCIDR: a.ServiceCIDR,
+		Log: n.log.With("component", netpol.Name)})
+}
+
+// networkPolicyCleanup, with network policy disabled (or left to the CNI: --flannel-backend
+// none), removes the rules an earlier start's controller left.
+func (n *node) networkPolicyCleanup() daemon.Component {
+	return &daemon.Step{StepName: "network-policy-cleanup", Do: func(ctx context.Context) error {
+		if err := netpol.Cleanup(ctx, n.log.With("component", "network-policy-cleanup")); err != nil {
+			n.log.Warn("could not remove the rules of an earlier network policy controller", "err", err)
+		}
+		return nil
+	}}
 }
 
 // localStorage keeps the directories of the local-path volumes pinned to this node

@@ -14,6 +14,7 @@ import (
 	"github.com/edgek-io/edgek/pkg/config"
 	"github.com/edgek-io/edgek/pkg/data"
 	"github.com/edgek-io/edgek/pkg/fsutil"
+	"github.com/edgek-io/edgek/pkg/netpol"
 	"github.com/edgek-io/edgek/pkg/pki"
 )
 
@@ -42,6 +43,11 @@ func prepare(o Options) (*node, error) {
 	a := o.Agent
 	if _, err := exec.LookPath("iptables-restore"); err != nil {
 		return nil, fmt.Errorf("iptables not found: kube-proxy and flannel need the host's iptables; install it (Debian/Ubuntu: apt-get install iptables, Alpine: apk add iptables) or run edgek check-config")
+	}
+	if enforcesPolicies(a) {
+		if _, err := exec.LookPath("ipset"); err != nil {
+			return nil, netpol.NeedsIPSet
+		}
 	}
 	n := &node{agent: a, log: o.Log, ipamDir: a.IPAMDir()}
 	exe, err := os.Executable()

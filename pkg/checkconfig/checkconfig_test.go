@@ -75,9 +75,11 @@ var fullConfig = map[string]string{
 	"CONFIG_NETFILTER_XT_MATCH_COMMENT": "m", "CONFIG_NETFILTER_XT_MARK": "m",
 	"CONFIG_NETFILTER_XT_MATCH_ADDRTYPE": "m", "CONFIG_NETFILTER_XT_MATCH_STATISTIC": "m",
 	"CONFIG_NF_TABLES": "m", "CONFIG_NFT_COMPAT": "m", "CONFIG_NFT_NAT": "m", "CONFIG_IP_NF_NAT": "m",
+	"CONFIG_IP_SET": "m", "CONFIG_NETFILTER_XT_SET": "m", "CONFIG_NETFILTER_XT_MATCH_PHYSDEV": "m",
+	"CONFIG_NETFILTER_XT_TARGET_NFLOG": "m",
 }
 
-var allPrograms = []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore", "nft", "apt-get"}
+var allPrograms = []string{"iptables", "iptables-save", "iptables-restore", "ipset", "ip6tables", "ip6tables-save", "ip6tables-restore", "nft", "apt-get"}
 
 type scenario struct {
 	files    map[string]string // added to (or, with value "-", removed from) baseHost
@@ -241,6 +243,14 @@ func TestRun(t *testing.T) {
 			},
 			fix:    map[string]string{"iptables": "apk add iptables"},
 			detail: map[string]string{"iptables": "iptables, iptables-save, iptables-restore"},
+		},
+		{
+			name:   "no ipset",
+			s:      scenario{config: fullConfig, programs: []string{"iptables", "iptables-save", "iptables-restore", "apt-get"}, version: "iptables v1.8.9 (nf_tables)"},
+			failed: true,
+			want:   map[string]string{"iptables": "✓", "ipset": "✗"},
+			fix:    map[string]string{"ipset": "apt-get install ipset"},
+			detail: map[string]string{"ipset": "--disable-network-policy"},
 		},
 		{
 			name:   "no iptables and no package manager",

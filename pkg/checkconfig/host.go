@@ -127,6 +127,15 @@ func (h *host) checkTools(backend string) []Check {
 	}
 	cs := []Check{ipt}
 
+	ipset := Check{Name: "ipset", Required: true}
+	if _, err := h.LookPath("ipset"); err != nil {
+		ipset.Detail = "not found on PATH; the network policy controller runs it (not needed with --disable-network-policy)"
+		ipset.Fix = h.installHint("ipset")
+	} else {
+		ipset.OK, ipset.Detail = true, "installed"
+	}
+	cs = append(cs, ipset)
+
 	ip6 := Check{Name: "ip6tables"}
 	if m := h.missingPrograms("ip6tables", "ip6tables-save", "ip6tables-restore"); len(m) > 0 {
 		ip6.Detail = "not found on PATH: " + strings.Join(m, ", ") + "; needed only for IPv6 and dual-stack clusters"

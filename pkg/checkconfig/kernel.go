@@ -143,6 +143,10 @@ func features(iptablesBackend string) []feature {
 		{name: "xt_mark", why: "iptables -m mark / -j MARK (kube-proxy, flannel)", alts: []module{{"xt_mark", "CONFIG_NETFILTER_XT_MARK"}}},
 		{name: "xt_addrtype", why: "iptables -m addrtype (kube-proxy)", alts: []module{{"xt_addrtype", "CONFIG_NETFILTER_XT_MATCH_ADDRTYPE"}}},
 		{name: "xt_statistic", why: "iptables -m statistic (kube-proxy load balancing)", alts: []module{{"xt_statistic", "CONFIG_NETFILTER_XT_MATCH_STATISTIC"}}},
+		{name: "ip_set", why: "address sets of the network policy controller", alts: []module{{"ip_set", "CONFIG_IP_SET"}}},
+		{name: "xt_set", why: "iptables -m set (network policy)", alts: []module{{"xt_set", "CONFIG_NETFILTER_XT_SET"}}},
+		{name: "xt_physdev", why: "iptables -m physdev (network policy between pods on one node)", alts: []module{{"xt_physdev", "CONFIG_NETFILTER_XT_MATCH_PHYSDEV"}}},
+		{name: "xt_NFLOG", why: "iptables -j NFLOG (network policy logs dropped packets)", alts: []module{{"xt_NFLOG", "CONFIG_NETFILTER_XT_TARGET_NFLOG"}}},
 	}
 	if iptablesBackend == "nf_tables" {
 		fs = append(fs,

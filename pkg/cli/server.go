@@ -55,6 +55,7 @@ func serverSettings() settings[config.Server] {
 		addrSetting("cluster-dns", config.DefaultClusterDNS, "cluster DNS Service IP (inside --service-cidr)", func(s *n) *netip.Addr { return &s.ClusterDNS }),
 		stringSetting("cluster-domain", config.DefaultClusterDomain, "cluster DNS domain", func(s *n) *string { return &s.ClusterDomain }),
 		stringSetting("flannel-backend", config.DefaultFlannelBackend, "pod network backend: vxlan, host-gw or none (bring your own CNI)", func(s *n) *string { return &s.FlannelBackend }),
+		boolSetting("disable-network-policy", "do not enforce NetworkPolicies on the nodes (e.g. your CNI does)", func(s *n) *bool { return &s.DisableNetworkPolicy }),
 	}
 	datastore := settings[config.Datastore]{
 		stringSetting("datastore-endpoint", "", "postgres://, mysql:// or https:// (etcd) URL; default: embedded SQLite", func(d *config.Datastore) *string { return &d.Endpoint }),

@@ -94,6 +94,9 @@ type Network struct {
 	ClusterDomain string
 	// FlannelBackend is vxlan (default), host-gw or none (the cluster brings its own CNI).
 	FlannelBackend string
+	// DisableNetworkPolicy turns off the enforcement of NetworkPolicies on every node
+	// (pkg/netpol), e.g. for a CNI that enforces them itself.
+	DisableNetworkPolicy bool
 }
 
 // NodeSettings are one node's own settings: the flags `edgek server` and `edgek agent`

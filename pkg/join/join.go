@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,7 @@ func (c Cluster) Data() map[string]string {
 		"cluster-dns":     c.ClusterDNS.String(),
 		"cluster-domain":  c.ClusterDomain,
 		"flannel-backend": c.FlannelBackend,
+		"network-policy":  strconv.FormatBool(!c.DisableNetworkPolicy),
 	}
 }
 
@@ -79,6 +81,8 @@ func fromData(d map[string]string) (Cluster, error) {
 	if c.FlannelBackend = d["flannel-backend"]; c.FlannelBackend == "" {
 		errs = append(errs, errors.New("flannel-backend is empty"))
 	}
+	// Absent from the data of servers older than network policy: enforced, as there.
+	c.DisableNetworkPolicy = d["network-policy"] == "false"
 	c.ClientCA = []byte(d["client-ca.crt"])
 	if block, _ := pem.Decode(c.ClientCA); block == nil {
 		errs = append(errs, errors.New("client-ca.crt holds no PEM certificate"))

@@ -8,8 +8,8 @@ import (
 )
 
 // isEdgekName reports whether an iptables chain, target or set name is one of edgek's
-// components': KUBE-* (kube-proxy, kubelet), FLANNEL-* (flannel), CNI-* (bridge and portmap
-// CNI plugins).
+// components': KUBE-* (kube-proxy, kubelet, the network policy controller's chains and
+// sets), FLANNEL-* (flannel), CNI-* (bridge and portmap CNI plugins).
 func isEdgekName(s string) bool {
 	return strings.HasPrefix(s, "KUBE-") || strings.HasPrefix(s, "FLANNEL") || strings.HasPrefix(s, "CNI-")
 }
@@ -20,6 +20,18 @@ func isEdgekName(s string) bool {
 // of its words (its chain, its target, a set name) is an edgek name, or when its comment
 // mentions flannel ("flanneld masq", "flanneld forward").
 func filterIPTablesSave(dump string) (restore string, removed []string) {
+	return filterSave(dump, isEdgekName, true)
+}
+
+// FilterSave removes from an iptables-save dump the chains whose names owned accepts and
+// every rule that names one (a jump to it, a set it matches), as filterIPTablesSave does
+// for all of edgek's. It returns the iptables-restore input (only the changed tables) and
+// the lines removed.
+func FilterSave(dump string, owned func(name string) bool) (restore string, removed []string) {
+	return filterSave(dump, owned, false)
+}
+
+func filterSave(dump string, owned func(string) bool, flannelComments bool) (restore string, removed []string) {
 	var out, table strings.Builder
 	changed := false
 	inTable := false
@@ -43,13 +55,13 @@ func filterIPTablesSave(dump string) (restore string, removed []string) {
 			continue
 		case strings.HasPrefix(trimmed, ":"):
 			chain, _, _ := strings.Cut(trimmed[1:], " ")
-			if isEdgekName(chain) {
+			if owned(chain) {
 				removed = append(removed, line)
 				changed = true
 				continue
 			}
 		default:
-			if isEdgekRule(trimmed) {
+			if ownedRule(trimmed, owned, flannelComments) {
 				removed = append(removed, line)
 				changed = true
 				continue
@@ -61,13 +73,13 @@ func filterIPTablesSave(dump string) (restore string, removed []string) {
 	return out.String(), removed
 }
 
-func isEdgekRule(rule string) bool {
+func ownedRule(rule string, owned func(string) bool, flannelComments bool) bool {
 	words := splitRule(rule)
 	for i, w := range words {
-		if isEdgekName(w) {
+		if owned(w) {
 			return true
 		}
-		if w == "--comment" && i+1 < len(words) && strings.Contains(strings.ToLower(words[i+1]), "flannel") {
+		if flannelComments && w == "--comment" && i+1 < len(words) && strings.Contains(strings.ToLower(words[i+1]), "flannel") {
 			return true
 		}
 	}
@@ -137,6 +149,7 @@ func (r *run) cleanFirewall(ctx context.Context) {
 	for _, cmd := range []string{"iptables", "ip6tables"} {
 		r.cleanIPTables(ctx, cmd)
 	}
+	r.cleanIPSets(ctx)
 	if _, err := r.sys.LookPath("nft"); err != nil {
 		r.log.Info("nft is not installed: no nftables tables to remove")
 		return
@@ -154,6 +167,36 @@ func (r *run) cleanFirewall(ctx context.Context) {
 		if r.act("delete nftables table", "family", t.family, "table", t.name) {
 			if _, err := r.sys.Run(ctx, "", "nft", "delete", "table", t.family, t.name); err != nil {
 				r.fail(fmt.Errorf("delete nftables table %s %s: %w", t.family, t.name, err))
+			}
+		}
+	}
+}
+
+// cleanIPSets destroys the network policy controller's ipsets (KUBE-SRC-*, KUBE-DST-*, ...),
+// which the iptables rules removed before were the only users of.
+func (r *run) cleanIPSets(ctx context.Context) {
+	if _, err := r.sys.LookPath("ipset"); err != nil {
+		r.log.Info("ipset is not installed: no sets to remove")
+		return
+	}
+	list, err := r.sys.Run(ctx, "", "ipset", "list", "-n")
+	if err != nil {
+		r.fail(fmt.Errorf("list ipsets: %w", err))
+		return
+	}
+	var sets []string
+	for _, name := range strings.Fields(list) {
+		if isEdgekName(name) {
+			sets = append(sets, name)
+		}
+	}
+	if len(sets) == 0 {
+		r.log.Info("no edgek ipsets")
+	}
+	for _, name := range sets {
+		if r.act("destroy ipset", "set", name) {
+			if _, err := r.sys.Run(ctx, "", "ipset", "destroy", name); err != nil {
+				r.fail(fmt.Errorf("destroy ipset %s: %w", name, err))
 			}
 		}
 	}

@@ -21,7 +21,8 @@
 //  4. Links: the veths enslaved to cni0, then cni0, flannel.1, flannel-v6.1, flannel-wg,
 //     flannel-wg-v6 and kube-ipvs0, each only when it has the type edgek gives it.
 //  5. Firewall: the iptables and ip6tables rules and chains of kube-proxy, the kubelet,
-//     flannel and the CNI plugins (iptables-save, filter, iptables-restore), and the nftables
+//     flannel, the network policy controller and the CNI plugins (iptables-save, filter,
+//     iptables-restore), then the network policy controller's ipsets, and the nftables
 //     tables of kube-proxy and flannel.
 //  6. Host-wide state: kubepods.slice (systemd cgroup driver), the kubelet's device-plugin
 //     socket and checkpoint in /var/lib/kubelet/device-plugins, and the CNI results of

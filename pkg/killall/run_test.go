@@ -32,7 +32,7 @@ func nodeHost(t *testing.T) *fakeHost {
 		{Name: "veth1a2b", Type: "veth", Index: 6, Master: 5},
 		{Name: "flannel.1", Type: "vxlan", Index: 9},
 	}
-	for _, p := range []string{"iptables", "iptables-save", "iptables-restore", "nft", "systemctl"} {
+	for _, p := range []string{"iptables", "iptables-save", "iptables-restore", "ipset", "nft", "systemctl"} {
 		h.programs[p] = true
 	}
 	testutil.WriteFile(t, filepath.Join(h.run, "flannel", "subnet.env"), "FLANNEL_NETWORK=10.42.0.0/16\n")
@@ -55,6 +55,8 @@ func nodeHost(t *testing.T) *fakeHost {
 	})
 	h.outputs["iptables-save"] = iptablesSample
 	h.outputs["nft list tables"] = "table ip filter\ntable ip kube-proxy\ntable ip6 flannel-ipv6\n"
+	// The network policy controller's sets, and one of the site's own.
+	h.outputs["ipset list -n"] = "KUBE-SRC-3BAXMFOMK4XJG2FC\nsite-blocklist\nKUBE-DST-VBH27M7NWLDOZIE4\n"
 	return h
 }
 
@@ -87,6 +89,7 @@ func TestRun(t *testing.T) {
 		"remove "+h.rel(h.run),
 		"dellink veth1a2b", "dellink cni0", "dellink flannel.1",
 		"run iptables-save", "run iptables-restore",
+		"run ipset list -n", "run ipset destroy KUBE-SRC-3BAXMFOMK4XJG2FC", "run ipset destroy KUBE-DST-VBH27M7NWLDOZIE4",
 		"run nft list tables", "run nft delete table ip kube-proxy", "run nft delete table ip6 flannel-ipv6",
 		"run systemctl stop kubepods.slice",
 		"remove /var/lib/cni/results/cbr0-3f2a-eth0", "remove /var/lib/cni/results/cni-loopback-3f2a-lo",
@@ -150,7 +153,7 @@ func TestRunDry(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	// Only reads.
-	want := []string{"run iptables-save", "run nft list tables"}
+	want := []string{"run iptables-save", "run ipset list -n", "run nft list tables"}
 	if !slices.Equal(h.actions, want) {
 		t.Errorf("dry run acted:\n%s", strings.Join(h.actions, "\n"))
 	}

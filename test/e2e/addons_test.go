@@ -66,7 +66,12 @@ func TestAddons(t *testing.T) {
 	// --disable dashboard,local-storage,metrics-server removes the bundled addons that were
 	// deployed, and the server no longer runs the provisioner nor metrics-server; --disable servicelb (in process, no
 	// manifest) stops the LoadBalancer controller.
-	s.args = append(s.args, "--disable", "dashboard", "--disable", "local-storage,servicelb,metrics-server")
+	// --disable-network-policy stops the node's policy controller and removes the rules the
+	// first start's left.
+	if out, _ := ns.command("iptables-save", "-t", "filter").CombinedOutput(); !strings.Contains(string(out), ":KUBE-ROUTER-FORWARD") {
+		t.Errorf("no network policy chains while it is enabled:\n%s", out)
+	}
+	s.args = append(s.args, "--disable", "dashboard", "--disable", "local-storage,servicelb,metrics-server", "--disable-network-policy")
 	s.start()
 	eventually(t, 60*time.Second, "dashboard removed", func() error {
 		out, _ := s.kubectl("get", "deploy", "-A", "-l", "app.kubernetes.io/name=edgek-dashboard", "-o", "name")
@@ -104,6 +109,12 @@ func TestAddons(t *testing.T) {
 	}
 	if strings.Contains(log, `component=metrics-server`) {
 		t.Error("with --disable metrics-server: the metrics-server component ran")
+	}
+	if strings.Contains(log, `component ready" component=network-policy `) || !strings.Contains(log, "network policy is disabled: removed the rules") {
+		t.Error("with --disable-network-policy: the controller ran, or the earlier rules were not removed")
+	}
+	if out, _ := ns.command("iptables-save", "-t", "filter").CombinedOutput(); strings.Contains(string(out), "KUBE-ROUTER") || strings.Contains(string(out), "KUBE-NWPLCY") {
+		t.Errorf("network policy chains left with --disable-network-policy:\n%s", out)
 	}
 	s.stop()
 }

@@ -160,6 +160,7 @@ func testJoin(t *testing.T, backend string) {
 		t.Errorf("kubectl logs of the agent's pod = %q", out)
 	}
 	checkTop(t, s, []string{"server", "agent"}, pods["agent"])
+	checkNetworkPolicy(t, s, pods, ips)
 
 	if backend != "vxlan" {
 		a.stop()

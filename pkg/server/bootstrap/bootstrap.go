@@ -73,6 +73,10 @@ func Apply(ctx context.Context, cs kubernetes.Interface, j Join) error {
 		// directories (pkg/localstorage); PersistentVolumes hold no secrets.
 		rbacapply.ClusterRole("edgek:local-storage-node").WithLabels(label).WithRules(
 			rbacapply.PolicyRule().WithAPIGroups("").WithResources("persistentvolumes").WithVerbs("get", "list", "watch")),
+		// Each node's network policy controller (pkg/netpol), with kube-proxy's identity.
+		rbacapply.ClusterRole("edgek:network-policy").WithLabels(label).WithRules(
+			rbacapply.PolicyRule().WithAPIGroups("").WithResources("pods", "namespaces", "nodes").WithVerbs("get", "list", "watch"),
+			rbacapply.PolicyRule().WithAPIGroups("networking.k8s.io").WithResources("networkpolicies").WithVerbs("get", "list", "watch")),
 	} {
 		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, r, opts); err != nil {
 			return fmt.Errorf("apply ClusterRole %s: %w", *r.Name, err)
@@ -84,6 +88,8 @@ func Apply(ctx context.Context, cs kubernetes.Interface, j Join) error {
 	}{
 		{"edgek:flannel", "edgek:flannel", group("system:nodes")},
 		{"edgek:local-storage-node", "edgek:local-storage-node", group("system:nodes")},
+		{"edgek:network-policy", "edgek:network-policy",
+			rbacapply.Subject().WithAPIGroup(rbacv1.GroupName).WithKind("User").WithName("system:kube-proxy")},
 		{"edgek:node-bootstrapper", "system:node-bootstrapper", group(join.BootstrapGroup)},
 		{"edgek:node-autoapprove-renewal", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", group("system:nodes")},
 		// The apiserver's client certificate for kubelets (logs, exec, port-forward) is in no
