@@ -56,7 +56,11 @@ func Components(o Options) ([]daemon.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	comps := []daemon.Component{
+	var comps []daemon.Component
+	if !enforcesPolicies(o.Agent) {
+		comps = append(comps, n.networkPolicyCleanup())
+	}
+	comps = append(comps,
 		n.containerd(),
 		n.images(),
 		n.kubelet(),
@@ -64,11 +68,9 @@ func Components(o Options) ([]daemon.Component, error) {
 		n.serviceRoute(),
 		n.kubeProxy(),
 		n.localStorage(),
-	}
+	)
 	if enforcesPolicies(o.Agent) {
 		comps = append(comps, n.networkPolicy())
-	} else {
-		comps = append(comps, n.networkPolicyCleanup())
 	}
 	if o.Agent.Joins() {
 		comps = append(comps, n.certificates())

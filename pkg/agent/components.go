@@ -93,14 +93,15 @@ func (n *node) kubeProxy() daemon.Component {
 func (n *node) networkPolicy() daemon.Component {
 	a := n.agent
 	return netpol.New(netpol.Options{Kubeconfig: a.Kubeconfig("kube-proxy"), NodeName: a.NodeName, ServiceCIDR: a.ServiceCIDR,
-		Log: n.log.With("component", netpol.Name)})
+		Marker: a.NetworkPolicyMarker(), Log: n.log.With("component", netpol.Name)})
 }
 
 // networkPolicyCleanup, with network policy disabled (or left to the CNI: --flannel-backend
-// none), removes the rules an earlier start's controller left.
+// none), removes the rules an earlier start's controller left; first, before kube-proxy and
+// flannel write the same table.
 func (n *node) networkPolicyCleanup() daemon.Component {
 	return &daemon.Step{StepName: "network-policy-cleanup", Do: func(ctx context.Context) error {
-		if err := netpol.Cleanup(ctx, n.log.With("component", "network-policy-cleanup")); err != nil {
+		if err := netpol.Cleanup(ctx, n.agent.NetworkPolicyMarker(), n.log.With("component", "network-policy-cleanup")); err != nil {
 			n.log.Warn("could not remove the rules of an earlier network policy controller", "err", err)
 		}
 		return nil

@@ -129,6 +129,12 @@ func (a *Agent) KubeProxyConfigFile() string {
 	return filepath.Join(a.AgentDir(), "etc", "kube-proxy.yaml")
 }
 
+// NetworkPolicyMarker exists once this node's network policy controller has run (pkg/netpol):
+// the chains it finds are then its own to remove when the policy is disabled.
+func (a *Agent) NetworkPolicyMarker() string {
+	return filepath.Join(a.AgentDir(), "etc", "network-policy.enabled")
+}
+
 // LockFile is held while an agent (standalone or inside a server) runs on this data dir.
 func (a *Agent) LockFile() string { return filepath.Join(a.AgentDir(), "edgek.lock") }
 

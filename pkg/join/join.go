@@ -81,8 +81,9 @@ func fromData(d map[string]string) (Cluster, error) {
 	if c.FlannelBackend = d["flannel-backend"]; c.FlannelBackend == "" {
 		errs = append(errs, errors.New("flannel-backend is empty"))
 	}
-	// Absent from the data of servers older than network policy: enforced, as there.
-	c.DisableNetworkPolicy = d["network-policy"] == "false"
+	// Absent from the data of servers older than network policy: not enforced, as there
+	// (such a server also lacks the RBAC the controller reads with).
+	c.DisableNetworkPolicy = d["network-policy"] != "true"
 	c.ClientCA = []byte(d["client-ca.crt"])
 	if block, _ := pem.Decode(c.ClientCA); block == nil {
 		errs = append(errs, errors.New("client-ca.crt holds no PEM certificate"))

@@ -192,3 +192,22 @@ func TestSavedRoundTrip(t *testing.T) {
 		t.Errorf("mode %v", fi.Mode())
 	}
 }
+
+// The network policy setting goes to agents; a server older than it publishes no key, and
+// has no RBAC for the controller: its agents do not enforce.
+func TestNetworkPolicySetting(t *testing.T) {
+	f := newFakeServer(t)
+	for _, disabled := range []bool{false, true} {
+		c := f.cluster
+		c.DisableNetworkPolicy = disabled
+		got, err := fromData(c.Data())
+		if err != nil || got.DisableNetworkPolicy != disabled {
+			t.Errorf("DisableNetworkPolicy %v: round trip gave %v, %v", disabled, got.DisableNetworkPolicy, err)
+		}
+	}
+	old := f.cluster.Data()
+	delete(old, "network-policy")
+	if got, err := fromData(old); err != nil || !got.DisableNetworkPolicy {
+		t.Errorf("an older server's data: DisableNetworkPolicy %v, %v; want true", got.DisableNetworkPolicy, err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiserverapi "k8s.io/apiserver/pkg/apis/apiserver"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
@@ -35,6 +36,7 @@ import (
 	generatedopenapi "sigs.k8s.io/metrics-server/pkg/api/generated/openapi"
 
 	"github.com/edgek-io/edgek/pkg/daemon"
+	"github.com/edgek-io/edgek/pkg/pki"
 	"github.com/edgek-io/edgek/pkg/upstream"
 )
 
@@ -63,8 +65,10 @@ type Config struct {
 	// metrics-server.kube-system.svc, signed by the CA the APIService's caBundle holds.
 	ServingCert, ServingKey string
 	// Kubeconfig is its identity (system:metrics-server): for the apiserver and for the
-	// kubelets' /metrics/resource.
-	Kubeconfig string
+	// kubelets' /metrics/resource. ClientCert is the same identity's certificate and key,
+	// which the health check presents.
+	Kubeconfig            string
+	ClientCert, ClientKey string
 	// KubeletCA verifies the kubelets' serving certificates.
 	KubeletCA string
 	// Resolution is how often every kubelet is scraped (metrics-server's --metric-resolution).
@@ -82,6 +86,9 @@ func (c *Config) options() (*options.Options, error) {
 	o.SecureServing.ServerCert.CertKey.CertFile = c.ServingCert
 	o.SecureServing.ServerCert.CertKey.KeyFile = c.ServingKey
 	o.Authentication.RemoteKubeConfigFile = c.Kubeconfig
+	// It listens on the node IP: no anonymous requests (as the apiserver's
+	// --anonymous-auth=false), so no caller costs a SubjectAccessReview unauthenticated.
+	o.Authentication.Anonymous = &apiserverapi.AnonymousAuthConfig{Enabled: false}
 	o.Authorization.RemoteKubeConfigFile = c.Kubeconfig
 	o.Kubeconfig = c.Kubeconfig
 	o.KubeletClient.KubeletCAFile = c.KubeletCA
@@ -113,15 +120,19 @@ func (c *Config) Component() daemon.Component {
 				return nil, err
 			}
 			return func(ctx context.Context) error {
-				go c.keepEndpoints(ctx)
-				return run(ctx)
+				endpoints := make(chan struct{})
+				go func() { defer close(endpoints); c.keepEndpoints(ctx) }()
+				err := run(ctx)
+				<-endpoints // ends with ctx, as run does
+				return err
 			}, nil
 		},
 		Health: func(ctx context.Context) error {
 			// Its certificate names the Service, not the address: the local check skips
-			// verification (the aggregator verifies it against caBundle).
+			// verification (the aggregator verifies it against caBundle). Callers must
+			// authenticate, even for /livez.
 			url := "https://" + net.JoinHostPort(c.Addr.String(), strconv.Itoa(c.Port)) + "/livez"
-			return upstream.WaitHealthy(ctx, url, "", nil)
+			return upstream.WaitHealthy(ctx, url, "", &pki.CertPair{Cert: c.ClientCert, Key: c.ClientKey})
 		},
 	}
 }
@@ -137,20 +148,31 @@ func (c *Config) prepare(ctx context.Context, o *options.Options) (func(context.
 			renameOpenAPI(cfg.Apiserver)
 			s, err := cfg.Complete()
 			if err != nil {
+				closeListener(o)
 				return nil, fmt.Errorf("metrics-server: %w", err)
 			}
 			return func(ctx context.Context) error { return s.RunUntil(ctx.Done()) }, nil
 		}
 		if o.SecureServing.Listener == nil || time.Now().After(deadline) {
 			// No listener: the address or port is the problem, not the RBAC.
+			closeListener(o)
 			return nil, fmt.Errorf("metrics-server on %s:%d: %w", c.Addr, c.Port, err)
 		}
 		c.Log.Debug("metrics-server not configured yet, retrying", "err", err)
 		select {
 		case <-ctx.Done():
+			closeListener(o)
 			return nil, context.Cause(ctx)
 		case <-time.After(2 * time.Second):
 		}
+	}
+}
+
+// closeListener frees the port of a metrics-server that will not run.
+func closeListener(o *options.Options) {
+	if o.SecureServing.Listener != nil {
+		o.SecureServing.Listener.Close()
+		o.SecureServing.Listener = nil
 	}
 }
 

@@ -78,7 +78,8 @@ func TestOptions(t *testing.T) {
 	}
 	if o.SecureServing.BindAddress.String() != "10.0.0.1" || o.SecureServing.BindPort != 10251 ||
 		o.KubeletClient.KubeletCAFile != "/tls/kubelet-ca.crt" || o.KubeletClient.InsecureKubeletTLS ||
-		o.Authentication.RemoteKubeConfigFile != "/cred/ms.kubeconfig" || o.Kubeconfig != "/cred/ms.kubeconfig" {
+		o.Authentication.RemoteKubeConfigFile != "/cred/ms.kubeconfig" || o.Kubeconfig != "/cred/ms.kubeconfig" ||
+		o.Authentication.Anonymous.Enabled {
 		t.Errorf("options: %+v", o)
 	}
 	c.Resolution = 5 * time.Second

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -47,14 +48,17 @@ type Options struct {
 	NodeName string
 	// ServiceCIDR is the cluster's Service range (traffic to ClusterIPs is left to kube-proxy).
 	ServiceCIDR netip.Prefix
-	Log         *slog.Logger
+	// Marker is a file made once the controller runs: Cleanup removes rules only where it
+	// exists, so the chains of another kube-router (a CNI of the user's) are left alone.
+	Marker string
+	Log    *slog.Logger
 }
 
 // NeedsIPSet is the error when the host lacks the ipset command.
 var NeedsIPSet = errors.New("network policy enforcement needs the ipset command: install it (Debian/Ubuntu: apt-get install ipset, Alpine: apk add ipset, Fedora: dnf install ipset), or start the server with --disable-network-policy")
 
-// New returns the node's network-policy component: ready once the first sync of the rules
-// is done.
+// New returns the node's network-policy component: ready once the first full sync of the
+// rules has started (the controller reports each sync as it begins).
 func New(o Options) daemon.Component {
 	synced := make(chan struct{})
 	return &daemon.Upstream{
@@ -106,19 +110,30 @@ func (o Options) prepare(ctx context.Context, synced chan struct{}) (func(contex
 	// The controller reads this node's address from its Node, which the kubelet registers a
 	// moment after it starts.
 	var npc *netpol.NetworkPolicyController
-	for delay := 500 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt, delay := 1, 500*time.Millisecond; ; attempt, delay = attempt+1, min(2*delay, 5*time.Second) {
 		npc, err = netpol.NewNetworkPolicyController(client, kr, pods, policies, namespaces, &sync.Mutex{},
 			map[v1.IPFamily]utils.IPTablesHandler{v1.IPv4Protocol: ipt},
 			map[v1.IPFamily]utils.IPSetHandler{v1.IPv4Protocol: set})
 		if err == nil {
 			break
 		}
-		o.Log.Debug("network policy controller not ready yet", "err", err)
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("network policy controller: %w", err)
+		}
+		log := o.Log.Debug
+		if attempt%5 == 0 {
+			log = o.Log.Warn
+		}
+		log("network policy controller cannot start yet (waiting for this node's Node object), retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("network policy controller: %w (last: %w)", context.Cause(ctx), err)
 		case <-time.After(delay):
 		}
+	}
+	if err := os.WriteFile(o.Marker, nil, 0o600); err != nil {
+		return nil, fmt.Errorf("network policy: %w", err)
 	}
 	pods.AddEventHandler(npc.PodEventHandler)
 	namespaces.AddEventHandler(npc.NamespaceEventHandler)
@@ -126,7 +141,11 @@ func (o Options) prepare(ctx context.Context, synced chan struct{}) (func(contex
 
 	return func(ctx context.Context) error {
 		f.Start(ctx.Done())
-		f.WaitForCacheSync(ctx.Done())
+		for _, ok := range f.WaitForCacheSync(ctx.Done()) {
+			if !ok {
+				return nil // stopped before the caches filled
+			}
+		}
 		// Each full sync reports on this channel (a blocking send): the first one makes the
 		// component ready.
 		beats := make(chan *healthcheck.ControllerHeartbeat, 1)
@@ -169,18 +188,22 @@ func owned(name string) bool {
 
 // Cleanup removes what the controller of an earlier start left on this host, for a node
 // that now runs with network policy disabled: its chains and the rules that jump to them or
-// match its sets (else the old policies would go on dropping traffic), then its ipsets. It
-// does nothing, and runs no ipset, when no chain of it is there.
-func Cleanup(ctx context.Context, log *slog.Logger) error {
+// match its sets (else the old policies would go on dropping traffic), then its ipsets, then
+// the marker. Without the marker (New never ran here) it does nothing: the chains may be
+// another kube-router's. Run it before kube-proxy and flannel, which write the same table.
+func Cleanup(ctx context.Context, marker string, log *slog.Logger) error {
+	if _, err := os.Stat(marker); err != nil {
+		return nil
+	}
 	dump, err := exec.CommandContext(ctx, "iptables-save", "-t", "filter").Output()
 	if err != nil {
 		return fmt.Errorf("iptables-save: %w", err)
 	}
 	input, removed := killall.FilterSave(string(dump), owned)
 	if len(removed) == 0 {
-		return nil
+		return os.Remove(marker)
 	}
-	restore := exec.CommandContext(ctx, "iptables-restore")
+	restore := exec.CommandContext(ctx, "iptables-restore", "-w")
 	restore.Stdin = strings.NewReader(input)
 	if out, err := restore.CombinedOutput(); err != nil {
 		return fmt.Errorf("iptables-restore: %w: %s", err, out)
@@ -199,5 +222,5 @@ func Cleanup(ctx context.Context, log *slog.Logger) error {
 		}
 	}
 	log.Info("network policy is disabled: removed the rules and sets an earlier start left", "rules", len(removed), "sets", len(sets))
-	return nil
+	return os.Remove(marker)
 }

@@ -1,10 +1,12 @@
 package netpol
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edgek-io/edgek/pkg/killall"
+	"github.com/edgek-io/edgek/test/testutil"
 )
 
 // A filter table as kube-router, kube-proxy, flannel and the site leave it.
@@ -62,5 +64,14 @@ func TestOwned(t *testing.T) {
 		if owned(name) != want {
 			t.Errorf("owned(%q) = %v", name, !want)
 		}
+	}
+}
+
+// Without the marker (edgek's controller never ran on this node) nothing is touched: the
+// chains may be another kube-router's.
+func TestCleanupWithoutMarker(t *testing.T) {
+	t.Setenv("PATH", "") // iptables-save would fail if it were run
+	if err := Cleanup(t.Context(), filepath.Join(t.TempDir(), "network-policy.enabled"), testutil.DiscardLogger()); err != nil {
+		t.Errorf("Cleanup without marker: %v", err)
 	}
 }

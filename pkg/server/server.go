@@ -295,6 +295,7 @@ func metricsServer(c *config.Server, b *pki.Bundle, log *slog.Logger) (daemon.Co
 		Addr: c.NodeIP, Port: config.MetricsServerPort,
 		ServingCert: b.MetricsServerServing.Cert, ServingKey: b.MetricsServerServing.Key,
 		Kubeconfig: c.Kubeconfig("metrics-server"),
+		ClientCert: b.MetricsServer.Cert, ClientKey: b.MetricsServer.Key,
 		KubeletCA:  b.KubeletCACert,
 		Resolution: 15 * time.Second,
 		Client:     client,

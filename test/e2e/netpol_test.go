@@ -52,41 +52,59 @@ spec:
   policyTypes: [Egress]
 `
 
-// checkNetworkPolicy (on TestJoin's two nodes): NetworkPolicies are enforced across nodes.
-// The target is the agent's web pod; the clients run on the server: its web pod (namespace
-// default) and a pod in namespace np-allowed (labelled team=allowed). Default-deny ingress
-// blocks both; an allow rule for team=allowed on port 8080 opens exactly that namespace's
-// traffic, and the same rule for another port does not; removing the policies restores
-// traffic; default-deny egress in np-allowed blocks its pod's own connections.
+// checkNetworkPolicy (on TestJoin's two nodes): NetworkPolicies are enforced across nodes
+// and on one node. The targets are the web pods (namespace default) of the agent and of the
+// server; the clients run on the server: its web pod and a pod in namespace np-allowed
+// (labelled team=allowed). Default-deny ingress blocks them; an allow rule for team=allowed
+// on port 8080 opens exactly that namespace's traffic, and the same rule for another port
+// does not; removing the policies restores traffic; default-deny egress in np-allowed blocks
+// its pod's own connections.
 func checkNetworkPolicy(t *testing.T, s *server, pods, ips map[string]string) {
 	t.Helper()
 	s.mustApply(netpolClient)
 	s.mustKubectl("wait", "-n", "np-allowed", "--for=condition=Ready", "pod/client", "--timeout=120s")
-	target := "http://" + ips["agent"] + ":8080/"
-	reach := func(ns, pod string) bool {
-		out, err := s.kubectl("exec", "-n", ns, pod, "--", "/webserver", "get", target)
-		return err == nil && strings.TrimSpace(out) == pods["agent"]
+	// reach: true if the target answered, false if the connection was refused or timed out
+	// (the policy), an error for anything else (kubectl exec itself failing).
+	reach := func(ns, pod, target string) (bool, error) {
+		out, err := s.kubectl("exec", "-n", ns, pod, "--", "/webserver", "get", "http://"+ips[target]+":8080/")
+		switch {
+		case err == nil && strings.TrimSpace(out) == pods[target]:
+			return true, nil
+		case err != nil && (strings.Contains(err.Error(), "dial tcp") || strings.Contains(err.Error(), "Client.Timeout")):
+			return false, nil // the webserver's own error, which kubectl's carries
+		}
+		return false, fmt.Errorf("from %s/%s to %s's pod: %q, %v", ns, pod, target, out, err)
 	}
-	expect := func(what string, fromDefault, fromAllowed bool) {
+	type want struct{ defaultToAgent, allowedToAgent, allowedToServer bool }
+	expect := func(what string, w want) {
 		t.Helper()
 		eventually(t, 60*time.Second, what, func() error {
-			d, a := reach("default", pods["server"]), reach("np-allowed", "client")
-			if d != fromDefault || a != fromAllowed {
-				return fmt.Errorf("%s reaches it: from namespace default %v (want %v), from np-allowed %v (want %v)", target, d, fromDefault, a, fromAllowed)
+			var got want
+			var err error
+			for _, p := range []struct {
+				ns, pod, target string
+				res             *bool
+			}{{"default", pods["server"], "agent", &got.defaultToAgent}, {"np-allowed", "client", "agent", &got.allowedToAgent}, {"np-allowed", "client", "server", &got.allowedToServer}} {
+				if *p.res, err = reach(p.ns, p.pod, p.target); err != nil {
+					return err
+				}
+			}
+			if got != w {
+				return fmt.Errorf("reached (default→agent, np-allowed→agent, np-allowed→server on its node): %+v, want %+v", got, w)
 			}
 			return nil
 		})
 	}
-	expect("both clients reach the agent's pod without policies", true, true)
+	expect("every client reaches the web pods without policies", want{true, true, true})
 	s.mustApply(denyIngress)
-	expect("default-deny ingress blocks both", false, false)
+	expect("default-deny ingress blocks every client", want{false, false, false})
 	s.mustApply(allowFrom(8080))
-	expect("the allow rule opens port 8080 to namespace np-allowed only", false, true)
+	expect("the allow rule opens port 8080 to namespace np-allowed only", want{false, true, true})
 	s.mustApply(allowFrom(9090))
-	expect("the allow rule for port 9090 does not open 8080", false, false)
+	expect("the allow rule for port 9090 does not open 8080", want{false, false, false})
 	s.mustKubectl("delete", "networkpolicy", "deny-ingress", "allow-team")
-	expect("traffic restored once the policies are deleted", true, true)
+	expect("traffic restored once the policies are deleted", want{true, true, true})
 	s.mustApply(denyEgress)
-	expect("default-deny egress in np-allowed blocks its pod", true, false)
+	expect("default-deny egress in np-allowed blocks its pod", want{true, false, false})
 	s.mustKubectl("delete", "namespace", "np-allowed", "--wait=false")
 }

@@ -75,8 +75,9 @@ func Apply(ctx context.Context, cs kubernetes.Interface, j Join) error {
 			rbacapply.PolicyRule().WithAPIGroups("").WithResources("persistentvolumes").WithVerbs("get", "list", "watch")),
 		// Each node's network policy controller (pkg/netpol), with kube-proxy's identity.
 		rbacapply.ClusterRole("edgek:network-policy").WithLabels(label).WithRules(
-			rbacapply.PolicyRule().WithAPIGroups("").WithResources("pods", "namespaces", "nodes").WithVerbs("get", "list", "watch"),
-			rbacapply.PolicyRule().WithAPIGroups("networking.k8s.io").WithResources("networkpolicies").WithVerbs("get", "list", "watch")),
+			// (its own Node it reads as kube-proxy does, through system:node-proxier)
+			rbacapply.PolicyRule().WithAPIGroups("").WithResources("pods", "namespaces").WithVerbs("list", "watch"),
+			rbacapply.PolicyRule().WithAPIGroups("networking.k8s.io").WithResources("networkpolicies").WithVerbs("list", "watch")),
 	} {
 		if _, err := cs.RbacV1().ClusterRoles().Apply(ctx, r, opts); err != nil {
 			return fmt.Errorf("apply ClusterRole %s: %w", *r.Name, err)
