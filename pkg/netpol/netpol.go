@@ -75,10 +75,9 @@ func New(o Options) daemon.Component {
 	}
 }
 
+// prepare builds the controller. The node checked for ipset before starting anything (the
+// agent's prepare); should it be gone since, ipset save fails here with NeedsIPSet.
 func (o Options) prepare(ctx context.Context, synced chan struct{}) (func(context.Context) error, error) {
-	if _, err := exec.LookPath("ipset"); err != nil {
-		return nil, NeedsIPSet
-	}
 	client, err := k8s.Client(o.Kubeconfig)
 	if err != nil {
 		return nil, err
